@@ -1,0 +1,66 @@
+"""The ASGI application: REST API under /api/v1, console under /app, health and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from guanxi import __version__
+from guanxi.auth.api import router as auth_router
+from guanxi.config import Settings, get_settings
+from guanxi.db import make_engine, make_sessionmaker
+from guanxi.http import errors, health, telemetry
+from guanxi.web import mount as mount_console
+from guanxi.workspace.api import router as workspace_router
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+The guanxi REST API. Authenticate with `Authorization: Bearer gx_…` (an API key from
+*Settings → API keys*) or with the session cookie of `POST /api/v1/auth/login` (then send the
+returned `csrf_token` as `X-CSRF-Token` on writes).
+
+Lists return `{"items": [...], "next_cursor": …}`: pass `cursor=<next_cursor>` for the next page,
+`limit` (1–200) for its size and `sort=field` or `sort=-field` for the order. Errors are always
+`{"error": {"code", "message", "details"}}` with a stable `code`; messages follow
+`Accept-Language` (zh-CN or en). Ids are decimal strings.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="guanxi",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+
+    errors.install_handlers(app)
+    telemetry.install(app)
+    app.include_router(health.router)
+    for router in (auth_router, workspace_router):
+        app.include_router(errors.declare_error_responses(router), prefix=API_PREFIX)
+    mount_console(app)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/app", status_code=307)
+
+    return app

@@ -1,0 +1,1 @@
+"""Sign-in, sessions, API keys, roles and data scopes."""

@@ -1,0 +1,119 @@
+"""FastAPI dependencies: the request's transaction, its language and who is calling.
+
+The database session dependency is the edge that commits: it commits after the route returns
+and before the response is sent (``scope="function"``), and rolls back when the route raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from guanxi.auth import service as auth
+from guanxi.auth.principal import Principal
+from guanxi.errors import CsrfFailed, NotAuthenticated
+from guanxi.i18n import Language, negotiate, parse_language
+from guanxi.kit.clock import utcnow
+
+SESSION_COOKIE = "guanxi_session"
+LANGUAGE_COOKIE = "guanxi_lang"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def db(request: Request) -> Iterator[Session]:
+    factory = request.app.state.sessionmaker
+    session: Session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DB = Annotated[Session, Depends(db, scope="function")]
+
+
+def pick_language(request: Request) -> tuple[Language, bool]:
+    """The reply's language and whether the caller chose it (``?lang=`` or the cookie).
+
+    Without a choice, Accept-Language decides; a signed-in user's saved language wins over it.
+    """
+    default: Language = request.app.state.settings.default_language
+    chosen = parse_language(request.query_params.get("lang")) or parse_language(
+        request.cookies.get(LANGUAGE_COOKIE)
+    )
+    if chosen:
+        return chosen, True
+    return negotiate(request.headers.get("accept-language"), default), False
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal
+    session_context: auth.SessionContext | None
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def caller(request: Request, session: DB) -> Caller:
+    """Authenticate by bearer API key, else by session cookie (with CSRF for writes)."""
+    now = utcnow()
+    token = _bearer(request)
+    if token is not None:
+        return Caller(auth.authenticate_api_key(session, token, now), None)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise NotAuthenticated()
+    context = auth.resume_session(session, cookie, now)
+    if request.method not in SAFE_METHODS and not auth.check_csrf(
+        context, request.headers.get(CSRF_HEADER)
+    ):
+        raise CsrfFailed()
+    saved = parse_language(context.user.language)
+    if saved and not getattr(request.state, "language_chosen", False):
+        request.state.language = saved
+    return Caller(context.principal, context)
+
+
+CallerDep = Annotated[Caller, Depends(caller, scope="function")]
+
+
+def principal(c: CallerDep) -> Principal:
+    return c.principal
+
+
+Actor = Annotated[Principal, Depends(principal, scope="function")]
+
+
+@dataclass(frozen=True)
+class ListParams:
+    limit: int
+    cursor: str | None
+    sort: str | None
+
+
+def list_params(
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
+    ] = None,
+    sort: Annotated[
+        str | None, Query(max_length=64, description="A field, or -field for descending.")
+    ] = None,
+) -> ListParams:
+    return ListParams(limit=limit, cursor=cursor, sort=sort)
+
+
+Listing = Annotated[ListParams, Depends(list_params)]

@@ -1,0 +1,27 @@
+"""The console under /app: server-rendered Jinja2 pages with htmx, in zh-CN and en."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from guanxi.web import pages, settings_pages
+from guanxi.web.render import page
+from guanxi.web.session import LoginRequired, on_login_required
+
+STATIC = Path(__file__).parent / "static"
+
+
+def mount(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
+    app.include_router(pages.router, prefix="/app", include_in_schema=False)
+    app.include_router(settings_pages.router, prefix="/app/settings", include_in_schema=False)
+    app.add_exception_handler(LoginRequired, on_login_required)
+    app.state.render_error = render_error
+
+
+def render_error(request: Request, status: int, message: str) -> HTMLResponse:
+    return page(request, "error.html", status, status=status, message=message)

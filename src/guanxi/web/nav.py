@@ -1,0 +1,37 @@
+"""The console's navigation: every module, with the screens that exist so far."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from guanxi.i18n import N_
+
+
+@dataclass(frozen=True)
+class Module:
+    key: str
+    label: str
+    hint: str
+    href: str | None  # None until the module has a screen
+    permission: str | None = None
+
+
+MODULES: tuple[Module, ...] = (
+    Module("home", N_("Home"), N_("Overview of the workspace"), "/app"),
+    Module("contacts", N_("Contacts"), N_("People, identities and the 360° view"), None),
+    Module("accounts", N_("Accounts"), N_("Companies and buying committees"), None),
+    Module("events", N_("Events"), N_("Tracking, forms and the event stream"), None),
+    Module("segments", N_("Segments"), N_("Tags, scores, lifecycle and segments"), None),
+    Module("journeys", N_("Journeys"), N_("Automation across channels"), None),
+    Module("channels", N_("Channels"), N_("WeChat, WeCom, email, SMS, WhatsApp"), None),
+    Module("content", N_("Content"), N_("Content, forms and campaigns"), None),
+    Module("sales", N_("Sales"), N_("Assignment, public pool and opportunities"), None),
+    Module("analytics", N_("Analytics"), N_("Funnels, attribution and ROI"), None),
+    Module(
+        "settings",
+        N_("Settings"),
+        N_("Members, departments and API keys"),
+        "/app/settings/users",
+        "users:read",
+    ),
+)

@@ -1,0 +1,57 @@
+"""Rendering console pages in the request's language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from guanxi import __version__
+from guanxi.auth.permissions import ROLE_LABELS, SCOPE_LABELS
+from guanxi.i18n import LANGUAGE_NAMES, LANGUAGES, Language, gettext, ngettext
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    extensions=["jinja2.ext.i18n"],
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.globals.update(
+    version=__version__,
+    languages=LANGUAGES,
+    language_names=LANGUAGE_NAMES,
+    role_labels={r.value: label for r, label in ROLE_LABELS.items()},
+    scope_labels={s.value: label for s, label in SCOPE_LABELS.items()},
+)
+
+
+def language_of(request: Request) -> Language:
+    return getattr(request.state, "language", request.app.state.settings.default_language)  # type: ignore[no-any-return]
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    language = language_of(request)
+
+    def _(text: str, **params: Any) -> str:
+        translated = gettext(text, language)
+        return translated.format(**params) if params else translated
+
+    def n_(singular: str, plural: str, n: int, **params: Any) -> str:
+        return ngettext(singular, plural, n, language).format(n=n, **params)
+
+    html = env.get_template(template).render(
+        request=request,
+        language=language,
+        html_lang="zh-CN" if language == "zh_CN" else "en",
+        _=_,
+        gettext=_,
+        ngettext=n_,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status_code)

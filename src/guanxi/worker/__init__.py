@@ -1,0 +1,1 @@
+"""Background work: scheduled housekeeping now; claimed job rows as later modules add them."""

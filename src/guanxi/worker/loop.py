@@ -1,0 +1,82 @@
+"""The worker process: runs scheduled tasks on their intervals, each in its own transaction.
+
+Each task is a function of (session, now) registered with an interval. On SQLite one worker
+runs; on PostgreSQL several may run, so every task must be safe to run concurrently (they are
+set-based deletes and updates). Later issues add the job-claim loop (``FOR UPDATE SKIP LOCKED``).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from guanxi.auth import repository as auth_repo
+from guanxi.db import transaction
+from guanxi.kit.clock import utcnow
+
+log = logging.getLogger("guanxi.worker")
+
+Task = Callable[[Session, datetime], None]
+
+
+@dataclass
+class Scheduled:
+    name: str
+    every_s: float
+    run: Task
+    next_at: float = 0.0
+    failures: int = field(default=0)
+
+
+def purge_expired_sessions(session: Session, now: datetime) -> None:
+    auth_repo.delete_expired_sessions(session, now)
+
+
+def default_schedule() -> list[Scheduled]:
+    return [Scheduled("purge_expired_sessions", 3600, purge_expired_sessions)]
+
+
+def run_due(factory: sessionmaker[Session], schedule: list[Scheduled], clock: float) -> int:
+    """Run every task whose time has come; returns how many ran. A failing task is logged and
+    retried at its next interval, never stopping the others."""
+    ran = 0
+    for task in schedule:
+        if task.next_at > clock:
+            continue
+        started = time.perf_counter()
+        try:
+            with transaction(factory) as session:
+                task.run(session, utcnow())
+            task.failures = 0
+            log.info(
+                "task done",
+                extra={"task": task.name, "ms": round((time.perf_counter() - started) * 1000, 1)},
+            )
+        except Exception:
+            task.failures += 1
+            log.exception("task failed", extra={"task": task.name, "failures": task.failures})
+        task.next_at = clock + task.every_s
+        ran += 1
+    return ran
+
+
+def serve(factory: sessionmaker[Session], *, once: bool = False, poll_s: float = 1.0) -> None:
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+    schedule = default_schedule()
+    log.info("worker started", extra={"tasks": [t.name for t in schedule]})
+    while not stop.is_set():
+        run_due(factory, schedule, time.monotonic())
+        if once:
+            break
+        stop.wait(poll_s)
+    log.info("worker stopped")

@@ -1,0 +1,1 @@
+"""Workspaces (tenants), departments and members."""
