@@ -8,7 +8,6 @@ from empty by the real Alembic tree. Tests isolate by tenancy: each creates its 
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from guanxi.app import create_app
 from guanxi.config import Settings
 from guanxi.migrate import upgrade
 
-warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
 
 DIALECTS = ["sqlite", "postgresql"]
 

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from guanxi.auth import service as auth
-from guanxi.auth.permissions import DEFAULT_DATA_SCOPE, DataScope, Role
+from guanxi.auth.permissions import DEFAULT_DATA_SCOPE, DataScope, Role, role_allows
 from guanxi.auth.principal import Principal
 from guanxi.auth.schemas import ApiKeyIn, MemberIn
 from guanxi.db import transaction
@@ -31,7 +31,7 @@ class Member:
     user_id: int
     email: str
     role: Role
-    key: str  # an API key with scope '*'
+    key: str  # an API key with scope '*' ("" for a viewer, who may not create keys)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -47,11 +47,6 @@ class Tenant:
 
     def session(self) -> Any:
         return transaction(self.app.state.sessionmaker)
-
-    def principal(self, member: Member) -> Principal:
-        with self.session() as s:
-            _, membership = members.find_member(s, self.workspace_id, member.user_id)
-            return auth.principal_for(membership)
 
     def add(
         self,
@@ -79,7 +74,8 @@ class Tenant:
             )
             user_id = user.id
         member = Member(user_id, email, role, "")
-        member.key = self.key_for(member, scopes or ["*"])
+        if role_allows(role, "api_keys:write"):  # viewers hold no keys: they use a session
+            member.key = self.key_for(member, scopes or ["*"])
         self.members[email] = member
         return member
 
@@ -105,10 +101,11 @@ class Tenant:
 
 
 def make_tenant(app: FastAPI, name: str = "Acme 测试") -> Tenant:
+    """A new workspace named ``name`` with an administrator holding a '*' API key."""
     email = unique_email("admin")
     with transaction(app.state.sessionmaker) as s:
         user, workspace = members.create_owner(
-            s, email=email, name="Admin", password=PASSWORD, language="en"
+            s, email=email, name=name, password=PASSWORD, language="en"
         )
         ids = (user.id, workspace.id)
     admin = Member(ids[0], email, Role.admin, "")

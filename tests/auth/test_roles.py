@@ -1,0 +1,114 @@
+"""Roles and data scopes: a viewer writes nothing; sales see their own records only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from guanxi.auth.permissions import DataScope, Role
+from tests.factories import login, make_tenant
+
+# Self-service routes every member may call: they change the caller's own login, not the
+# workspace's data.
+SELF_SERVICE = {
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/logout"),
+    ("patch", "/api/v1/me"),
+    ("post", "/api/v1/me/workspace"),
+    ("post", "/api/v1/workspaces"),
+}
+SAMPLE_BODIES: dict[str, dict[str, Any]] = {
+    "/api/v1/workspace": {"name": "Renamed"},
+    "/api/v1/departments": {"name": "New"},
+    "/api/v1/departments/{department_id}": {"name": "Renamed"},
+    "/api/v1/users": {"email": "x@example.test", "name": "X", "password": "longenough", "role": "sales"},
+    "/api/v1/users/{user_id}": {"role": "admin"},
+    "/api/v1/api-keys": {"name": "mine", "scopes": ["users:read"]},
+}
+
+
+def test_a_viewer_cannot_write_anywhere(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    viewer = tenant.add(Role.viewer)
+    target = tenant.add(Role.sales)
+    department = tenant.department("Sales")
+    key_id = TestClient(app).get("/api/v1/api-keys", headers=tenant.admin.auth).json()["items"][0]["id"]
+    ids = {"user_id": target.user_id, "department_id": department, "key_id": key_id}
+    client = TestClient(app)
+    as_viewer = {"X-CSRF-Token": login(client, viewer.email)}  # a viewer works through a session
+    before = client.get("/api/v1/users?limit=200", headers=tenant.admin.auth).text
+    writes = 0
+    for path, ops in app.openapi()["paths"].items():
+        for method, op in ops.items():
+            if method == "get" or not path.startswith("/api/v1") or (method, path) in SELF_SERVICE:
+                continue
+            writes += 1
+            body = SAMPLE_BODIES.get(path) if "requestBody" in op else None
+            assert body is not None or "requestBody" not in op, f"sample body for {path}"
+            r = client.request(method.upper(), path.format(**ids), json=body, headers=as_viewer)
+            assert r.status_code == 403, f"{method.upper()} {path}: {r.status_code} {r.text}"
+            assert r.json()["error"]["code"] == "forbidden"
+    assert writes >= 8
+    assert client.get("/api/v1/users?limit=200", headers=tenant.admin.auth).text == before
+    assert client.get("/api/v1/departments", headers=tenant.admin.auth).json()["items"][0]["name"] == "Sales"
+
+
+def test_a_viewer_reads(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    viewer = tenant.add(Role.viewer)
+    client = TestClient(app)
+    login(client, viewer.email)
+    assert client.get("/api/v1/users").status_code == 200
+    assert client.get("/api/v1/workspace").status_code == 200
+    me = client.get("/api/v1/me").json()
+    assert me["permissions"] == sorted(["workspace:read", "departments:read", "users:read", "api_keys:read"])
+
+
+def key_names(client: TestClient, headers: dict[str, str]) -> set[str]:
+    return {k["owner_id"] for k in client.get("/api/v1/api-keys?limit=200", headers=headers).json()["items"]}
+
+
+def test_sales_see_their_own_records_only(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    rep_a, rep_b = tenant.add(Role.sales), tenant.add(Role.sales)
+    client = TestClient(app)
+    assert key_names(client, rep_a.auth) == {str(rep_a.user_id)}
+    assert key_names(client, tenant.admin.auth) >= {str(rep_a.user_id), str(rep_b.user_id)}
+    b_key = client.get(f"/api/v1/api-keys?owner_id={rep_b.user_id}", headers=tenant.admin.auth).json()["items"][0]
+    r = client.get(f"/api/v1/api-keys/{b_key['id']}", headers=rep_a.auth)
+    assert r.status_code == 404
+    r = client.post(f"/api/v1/api-keys/{b_key['id']}/revoke", headers=rep_a.auth)
+    assert r.status_code == 404
+    assert client.get(f"/api/v1/api-keys/{b_key['id']}", headers=tenant.admin.auth).json()["revoked_at"] is None
+
+
+def test_team_scope_covers_the_department_and_its_subtree(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    sales = tenant.department("Sales")
+    east = tenant.department("East", parent_id=sales)
+    marketing = tenant.department("Marketing")
+    lead = tenant.add(Role.sdr, department_id=sales, data_scope=DataScope.team)
+    east_rep = tenant.add(Role.sales, department_id=east)
+    outsider = tenant.add(Role.marketer, department_id=marketing)
+    client = TestClient(app)
+    seen = key_names(client, lead.auth)
+    assert str(lead.user_id) in seen
+    assert str(east_rep.user_id) in seen
+    assert str(outsider.user_id) not in seen
+    assert str(tenant.admin.user_id) not in seen
+
+
+def test_only_the_owner_or_an_admin_revokes_a_key(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    lead = tenant.add(Role.sdr, data_scope=DataScope.all)
+    rep = tenant.add(Role.sales)
+    client = TestClient(app)
+    rep_key = client.get(f"/api/v1/api-keys?owner_id={rep.user_id}", headers=lead.auth).json()["items"][0]
+    r = client.post(f"/api/v1/api-keys/{rep_key['id']}/revoke", headers=lead.auth)
+    assert r.status_code == 403
+    assert client.get(f"/api/v1/api-keys/{rep_key['id']}", headers=lead.auth).json()["revoked_at"] is None
+    r = client.post(f"/api/v1/api-keys/{rep_key['id']}/revoke", headers=tenant.admin.auth)
+    assert r.status_code == 200
+    assert r.json()["revoked_at"] is not None
