@@ -19,7 +19,6 @@ from guanxi.app import create_app
 from guanxi.config import Settings
 from guanxi.migrate import upgrade
 
-
 DIALECTS = ["sqlite", "postgresql"]
 
 

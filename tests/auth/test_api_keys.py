@@ -15,10 +15,17 @@ from tests.factories import make_tenant
 def test_a_revoked_key_is_refused_with_401(app: FastAPI) -> None:
     tenant = make_tenant(app)
     client = TestClient(app)
-    created = client.post("/api/v1/api-keys", json={"name": "sync", "scopes": ["*"]}, headers=tenant.admin.auth).json()
+    created = client.post(
+        "/api/v1/api-keys", json={"name": "sync", "scopes": ["*"]}, headers=tenant.admin.auth
+    ).json()
     key = {"Authorization": f"Bearer {created['secret']}"}
     assert client.get("/api/v1/me", headers=key).status_code == 200
-    assert client.post(f"/api/v1/api-keys/{created['id']}/revoke", headers=tenant.admin.auth).status_code == 200
+    assert (
+        client.post(
+            f"/api/v1/api-keys/{created['id']}/revoke", headers=tenant.admin.auth
+        ).status_code
+        == 200
+    )
     r = client.get("/api/v1/me", headers=key)
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "invalid_api_key"
@@ -29,7 +36,9 @@ def test_a_missing_scope_is_refused_with_403_and_writes_nothing(app: FastAPI) ->
     tenant = make_tenant(app)
     client = TestClient(app)
     created = client.post(
-        "/api/v1/api-keys", json={"name": "reader", "scopes": ["users:read"]}, headers=tenant.admin.auth
+        "/api/v1/api-keys",
+        json={"name": "reader", "scopes": ["users:read"]},
+        headers=tenant.admin.auth,
     ).json()
     key = {"Authorization": f"Bearer {created['secret']}"}
     assert client.get("/api/v1/users", headers=key).status_code == 200
@@ -47,11 +56,15 @@ def test_keys_cannot_grant_more_than_the_role_or_the_key_creating_them(app: Fast
     tenant = make_tenant(app)
     rep = tenant.add(Role.sales)
     client = TestClient(app)
-    r = client.post("/api/v1/api-keys", json={"name": "x", "scopes": ["users:write"]}, headers=rep.auth)
+    r = client.post(
+        "/api/v1/api-keys", json={"name": "x", "scopes": ["users:write"]}, headers=rep.auth
+    )
     assert r.status_code == 403
     assert r.json()["error"]["code"] == "scope_not_allowed"
     narrow = client.post(
-        "/api/v1/api-keys", json={"name": "n", "scopes": ["api_keys:write"]}, headers=tenant.admin.auth
+        "/api/v1/api-keys",
+        json={"name": "n", "scopes": ["api_keys:write"]},
+        headers=tenant.admin.auth,
     ).json()
     r = client.post(
         "/api/v1/api-keys",
@@ -59,10 +72,17 @@ def test_keys_cannot_grant_more_than_the_role_or_the_key_creating_them(app: Fast
         headers={"Authorization": f"Bearer {narrow['secret']}"},
     )
     assert r.status_code == 403
-    r = client.post("/api/v1/api-keys", json={"name": "bad", "scopes": ["contacts:eat"]}, headers=tenant.admin.auth)
+    r = client.post(
+        "/api/v1/api-keys",
+        json={"name": "bad", "scopes": ["contacts:eat"]},
+        headers=tenant.admin.auth,
+    )
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "invalid_scope"
-    names = [k["name"] for k in client.get("/api/v1/api-keys?limit=200", headers=tenant.admin.auth).json()["items"]]
+    names = [
+        k["name"]
+        for k in client.get("/api/v1/api-keys?limit=200", headers=tenant.admin.auth).json()["items"]
+    ]
     assert "wider" not in names
     assert "bad" not in names
 
@@ -70,7 +90,12 @@ def test_keys_cannot_grant_more_than_the_role_or_the_key_creating_them(app: Fast
 def test_malformed_unknown_and_expired_keys(app: FastAPI) -> None:
     tenant = make_tenant(app)
     client = TestClient(app)
-    for header in ("Bearer nonsense", "Bearer gx_", "Bearer gx_abc_def", f"Bearer {tenant.admin.key}x"):
+    for header in (
+        "Bearer nonsense",
+        "Bearer gx_",
+        "Bearer gx_abc_def",
+        f"Bearer {tenant.admin.key}x",
+    ):
         r = client.get("/api/v1/me", headers={"Authorization": header})
         assert r.status_code == 401, header
         assert r.json()["error"]["code"] == "invalid_api_key"
@@ -78,11 +103,17 @@ def test_malformed_unknown_and_expired_keys(app: FastAPI) -> None:
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "not_authenticated"
     past = (utcnow() - timedelta(minutes=1)).isoformat()
-    r = client.post("/api/v1/api-keys", json={"name": "old", "scopes": ["*"], "expires_at": past}, headers=tenant.admin.auth)
+    r = client.post(
+        "/api/v1/api-keys",
+        json={"name": "old", "scopes": ["*"], "expires_at": past},
+        headers=tenant.admin.auth,
+    )
     assert r.status_code == 400
     soon = (utcnow() + timedelta(days=1)).isoformat()
     created = client.post(
-        "/api/v1/api-keys", json={"name": "soon", "scopes": ["*"], "expires_at": soon}, headers=tenant.admin.auth
+        "/api/v1/api-keys",
+        json={"name": "soon", "scopes": ["*"], "expires_at": soon},
+        headers=tenant.admin.auth,
     ).json()
     from guanxi.auth import service
     from guanxi.errors import InvalidApiKey
@@ -100,9 +131,13 @@ def test_use_is_recorded_and_a_deactivated_owner_locks_the_key(app: FastAPI) -> 
     rep = tenant.add(Role.sales)
     client = TestClient(app)
     assert client.get("/api/v1/me", headers=rep.auth).status_code == 200
-    keys = client.get(f"/api/v1/api-keys?owner_id={rep.user_id}", headers=tenant.admin.auth).json()["items"]
+    keys = client.get(f"/api/v1/api-keys?owner_id={rep.user_id}", headers=tenant.admin.auth).json()[
+        "items"
+    ]
     assert keys[0]["last_used_at"] is not None
-    r = client.patch(f"/api/v1/users/{rep.user_id}", json={"is_active": False}, headers=tenant.admin.auth)
+    r = client.patch(
+        f"/api/v1/users/{rep.user_id}", json={"is_active": False}, headers=tenant.admin.auth
+    )
     assert r.status_code == 200
     assert client.get("/api/v1/me", headers=rep.auth).status_code == 401
 

@@ -23,7 +23,12 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/workspace": {"name": "Renamed"},
     "/api/v1/departments": {"name": "New"},
     "/api/v1/departments/{department_id}": {"name": "Renamed"},
-    "/api/v1/users": {"email": "x@example.test", "name": "X", "password": "longenough", "role": "sales"},
+    "/api/v1/users": {
+        "email": "x@example.test",
+        "name": "X",
+        "password": "longenough",
+        "role": "sales",
+    },
     "/api/v1/users/{user_id}": {"role": "admin"},
     "/api/v1/api-keys": {"name": "mine", "scopes": ["users:read"]},
 }
@@ -34,7 +39,9 @@ def test_a_viewer_cannot_write_anywhere(app: FastAPI) -> None:
     viewer = tenant.add(Role.viewer)
     target = tenant.add(Role.sales)
     department = tenant.department("Sales")
-    key_id = TestClient(app).get("/api/v1/api-keys", headers=tenant.admin.auth).json()["items"][0]["id"]
+    key_id = (
+        TestClient(app).get("/api/v1/api-keys", headers=tenant.admin.auth).json()["items"][0]["id"]
+    )
     ids = {"user_id": target.user_id, "department_id": department, "key_id": key_id}
     client = TestClient(app)
     as_viewer = {"X-CSRF-Token": login(client, viewer.email)}  # a viewer works through a session
@@ -52,7 +59,10 @@ def test_a_viewer_cannot_write_anywhere(app: FastAPI) -> None:
             assert r.json()["error"]["code"] == "forbidden"
     assert writes >= 8
     assert client.get("/api/v1/users?limit=200", headers=tenant.admin.auth).text == before
-    assert client.get("/api/v1/departments", headers=tenant.admin.auth).json()["items"][0]["name"] == "Sales"
+    assert (
+        client.get("/api/v1/departments", headers=tenant.admin.auth).json()["items"][0]["name"]
+        == "Sales"
+    )
 
 
 def test_a_viewer_reads(app: FastAPI) -> None:
@@ -63,11 +73,16 @@ def test_a_viewer_reads(app: FastAPI) -> None:
     assert client.get("/api/v1/users").status_code == 200
     assert client.get("/api/v1/workspace").status_code == 200
     me = client.get("/api/v1/me").json()
-    assert me["permissions"] == sorted(["workspace:read", "departments:read", "users:read", "api_keys:read"])
+    assert me["permissions"] == sorted(
+        ["workspace:read", "departments:read", "users:read", "api_keys:read"]
+    )
 
 
 def key_names(client: TestClient, headers: dict[str, str]) -> set[str]:
-    return {k["owner_id"] for k in client.get("/api/v1/api-keys?limit=200", headers=headers).json()["items"]}
+    return {
+        k["owner_id"]
+        for k in client.get("/api/v1/api-keys?limit=200", headers=headers).json()["items"]
+    }
 
 
 def test_sales_see_their_own_records_only(app: FastAPI) -> None:
@@ -76,12 +91,19 @@ def test_sales_see_their_own_records_only(app: FastAPI) -> None:
     client = TestClient(app)
     assert key_names(client, rep_a.auth) == {str(rep_a.user_id)}
     assert key_names(client, tenant.admin.auth) >= {str(rep_a.user_id), str(rep_b.user_id)}
-    b_key = client.get(f"/api/v1/api-keys?owner_id={rep_b.user_id}", headers=tenant.admin.auth).json()["items"][0]
+    b_key = client.get(
+        f"/api/v1/api-keys?owner_id={rep_b.user_id}", headers=tenant.admin.auth
+    ).json()["items"][0]
     r = client.get(f"/api/v1/api-keys/{b_key['id']}", headers=rep_a.auth)
     assert r.status_code == 404
     r = client.post(f"/api/v1/api-keys/{b_key['id']}/revoke", headers=rep_a.auth)
     assert r.status_code == 404
-    assert client.get(f"/api/v1/api-keys/{b_key['id']}", headers=tenant.admin.auth).json()["revoked_at"] is None
+    assert (
+        client.get(f"/api/v1/api-keys/{b_key['id']}", headers=tenant.admin.auth).json()[
+            "revoked_at"
+        ]
+        is None
+    )
 
 
 def test_team_scope_covers_the_department_and_its_subtree(app: FastAPI) -> None:
@@ -105,10 +127,15 @@ def test_only_the_owner_or_an_admin_revokes_a_key(app: FastAPI) -> None:
     lead = tenant.add(Role.sdr, data_scope=DataScope.all)
     rep = tenant.add(Role.sales)
     client = TestClient(app)
-    rep_key = client.get(f"/api/v1/api-keys?owner_id={rep.user_id}", headers=lead.auth).json()["items"][0]
+    rep_key = client.get(f"/api/v1/api-keys?owner_id={rep.user_id}", headers=lead.auth).json()[
+        "items"
+    ][0]
     r = client.post(f"/api/v1/api-keys/{rep_key['id']}/revoke", headers=lead.auth)
     assert r.status_code == 403
-    assert client.get(f"/api/v1/api-keys/{rep_key['id']}", headers=lead.auth).json()["revoked_at"] is None
+    assert (
+        client.get(f"/api/v1/api-keys/{rep_key['id']}", headers=lead.auth).json()["revoked_at"]
+        is None
+    )
     r = client.post(f"/api/v1/api-keys/{rep_key['id']}/revoke", headers=tenant.admin.auth)
     assert r.status_code == 200
     assert r.json()["revoked_at"] is not None

@@ -54,7 +54,11 @@ def snapshot(victim: Tenant) -> str:
     parts = [
         client.get("/api/v1/users?limit=200", headers=h).text,
         client.get("/api/v1/departments", headers=h).text,
-        re.sub(r'"last_used_at":"[^"]*"', "", client.get("/api/v1/api-keys?include_revoked=true&limit=200", headers=h).text),
+        re.sub(
+            r'"last_used_at":"[^"]*"',
+            "",
+            client.get("/api/v1/api-keys?include_revoked=true&limit=200", headers=h).text,
+        ),
     ]
     return "\n".join(parts)
 
@@ -76,7 +80,9 @@ def test_every_id_endpoint_hides_other_workspaces(app: FastAPI) -> None:
             assert (method, path) in BODIES, f"{method.upper()} {path}: add a sample body"
             kwargs["json"] = BODIES[(method, path)]
         response = client.request(method.upper(), url, **kwargs)
-        assert response.status_code == 404, f"{method.upper()} {url}: {response.status_code} {response.text}"
+        assert response.status_code == 404, (
+            f"{method.upper()} {url}: {response.status_code} {response.text}"
+        )
         assert response.json()["error"]["code"] == "not_found"
     assert snapshot(victim) == before
 
@@ -86,11 +92,19 @@ def test_ids_in_bodies_and_filters_stay_in_their_workspace(app: FastAPI) -> None
     ids = victim_ids(victim)
     client = TestClient(app)
     h = attacker.admin.auth
-    r = client.post("/api/v1/departments", json={"name": "x", "parent_id": str(ids["department"])}, headers=h)
+    r = client.post(
+        "/api/v1/departments", json={"name": "x", "parent_id": str(ids["department"])}, headers=h
+    )
     assert r.status_code == 404
     r = client.post(
         "/api/v1/users",
-        json={"email": "new@example.test", "name": "N", "password": "longenough", "role": "sales", "department_id": str(ids["department"])},
+        json={
+            "email": "new@example.test",
+            "name": "N",
+            "password": "longenough",
+            "role": "sales",
+            "department_id": str(ids["department"]),
+        },
         headers=h,
     )
     assert r.status_code == 404
@@ -109,14 +123,18 @@ def test_a_session_cannot_switch_into_a_foreign_workspace(app: FastAPI) -> None:
 
     csrf = login(client, attacker.admin.email)
     r = client.post(
-        "/api/v1/me/workspace", json={"workspace_id": str(victim.workspace_id)}, headers={"X-CSRF-Token": csrf}
+        "/api/v1/me/workspace",
+        json={"workspace_id": str(victim.workspace_id)},
+        headers={"X-CSRF-Token": csrf},
     )
     assert r.status_code == 403
     assert r.json()["error"]["code"] == "no_workspace"
     assert client.get("/api/v1/workspace").json()["id"] == str(attacker.workspace_id)
 
 
-@pytest.mark.parametrize("path", ["/api/v1/workspace", "/api/v1/users", "/api/v1/departments", "/api/v1/api-keys"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/workspace", "/api/v1/users", "/api/v1/departments", "/api/v1/api-keys"]
+)
 def test_lists_show_only_the_callers_workspace(app: FastAPI, path: str) -> None:
     a, b = make_tenant(app, "A"), make_tenant(app, "B")
     b.department("Only in B")

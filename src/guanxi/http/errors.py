@@ -36,7 +36,7 @@ class ErrorResponse(BaseModel):
 
 
 _DESCRIPTIONS = {
-    400: "Bad request (`invalid_cursor`, `invalid_sort`, …)",
+    400: "Bad request (`invalid_body`, `invalid_cursor`, `invalid_sort`, …)",
     401: "Not authenticated (`not_authenticated`, `invalid_api_key`, `invalid_credentials`)",
     403: "Not allowed (`forbidden`, `insufficient_scope`, `csrf_failed`)",
     404: "Not found in this workspace (`not_found`)",
@@ -45,6 +45,7 @@ _DESCRIPTIONS = {
 }
 
 _HTTP_CODES = {
+    400: ("invalid_body", N_("The request body could not be read: send valid JSON in UTF-8.")),
     404: ("not_found", N_("This address does not exist.")),
     405: ("method_not_allowed", N_("This method is not allowed here.")),
 }
@@ -166,7 +167,7 @@ def declare_error_responses(router: APIRouter) -> APIRouter:
             statuses.add(404)
         if _has_params(route):
             statuses.add(422)
-        if _depends_on(route, "list_params"):
+        if _depends_on(route, "list_params") or route.body_field is not None:
             statuses.add(400)
         for status, spec in errors(*sorted(statuses)).items():
             if status in route.responses:

@@ -1,0 +1,35 @@
+"""The demo workspace: every role present, refreshable without duplicates."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from guanxi.db import transaction
+from guanxi.demo.loader import load_demo
+
+
+def test_demo_loads_and_refreshes(app: FastAPI) -> None:
+    with transaction(app.state.sessionmaker) as s:
+        first = load_demo(s, "first-password")
+    with transaction(app.state.sessionmaker) as s:
+        again = load_demo(s, "second-password")
+    assert first.workspace_id == again.workspace_id
+    assert first.members == again.members
+    client = TestClient(app)
+    assert (
+        client.post(
+            "/api/v1/auth/login", json={"email": first.email, "password": "first-password"}
+        ).status_code
+        == 401
+    )
+    r = client.post(
+        "/api/v1/auth/login", json={"email": first.email, "password": "second-password"}
+    )
+    assert r.status_code == 200
+    users = client.get("/api/v1/users?limit=200").json()["items"]
+    assert len(users) == again.members
+    assert {u["role"] for u in users} == {"admin", "marketer", "sdr", "sales", "cs", "viewer"}
+    departments = client.get("/api/v1/departments").json()["items"]
+    assert len(departments) == 5
+    assert any(d["parent_id"] for d in departments)
