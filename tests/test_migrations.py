@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -18,7 +20,7 @@ def test_one_head_and_date_prefixed_files() -> None:
     for revision in script.walk_revisions():
         assert revision.path is not None
         name = revision.path.rsplit("/", 1)[-1]
-        assert name[:4].isdigit() and name[4] == "_", name
+        assert re.match(r"^\d{4}_\d{2}_\d{2}_\d{4}_\w+\.py$", name), name
 
 
 def check_fresh(url: str) -> None:

@@ -63,10 +63,7 @@ def missing() -> list[str]:
             continue
         found = catalog.get(message.id, context=message.context)
         text = found.string if found else None
-        if isinstance(text, tuple | list):
-            ok = all(text)
-        else:
-            ok = bool(text)
+        ok = all(text) if isinstance(text, tuple | list) else bool(text)
         if not ok:
             out.append(message.id if isinstance(message.id, str) else message.id[0])
     return out
