@@ -17,6 +17,11 @@ if ! command -v chromium >/dev/null; then
   echo "test-services: installing Chromium" >&2
   _apt_install chromium
 fi
+# A CJK font, so that screenshots of the Chinese console show characters, not boxes.
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+  echo "test-services: installing a CJK font" >&2
+  _apt_install fonts-wqy-microhei
+fi
 
 pg_version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
 if [ -z "$pg_version" ]; then

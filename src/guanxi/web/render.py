@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -29,6 +31,16 @@ env.globals.update(
     role_labels={r.value: label for r, label in ROLE_LABELS.items()},
     scope_labels={s.value: label for s, label in SCOPE_LABELS.items()},
 )
+
+
+def local_time(value: datetime | None, timezone: str) -> str:
+    """A timestamp in the workspace's time zone, to the minute ("—" when absent)."""
+    if value is None:
+        return "—"
+    return value.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+env.filters["local"] = local_time
 
 
 def language_of(request: Request) -> Language:

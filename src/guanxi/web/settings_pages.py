@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,6 +19,7 @@ from guanxi.auth.permissions import (
 from guanxi.auth.schemas import ApiKeyIn, MemberIn, MemberPatch
 from guanxi.errors import GuanxiError
 from guanxi.http.errors import render
+from guanxi.i18n import N_, gettext
 from guanxi.kit.clock import utcnow
 from guanxi.web.nav import MODULES
 from guanxi.web.render import language_of, page
@@ -74,11 +75,14 @@ def _users_page(
     )
 
 
-def _failure(request: Request, exc: Exception) -> str:
+def _failure(request: Request, exc: Exception) -> dict[str, Any]:
+    """The message and status a refused form is answered with (the page, re-rendered)."""
     if isinstance(exc, GuanxiError):
-        return render(exc, language_of(request))
+        return {"error": render(exc, language_of(request)), "status_code": exc.status}
     assert isinstance(exc, ValidationError)
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    fields = ", ".join(sorted({str(e["loc"][-1]) for e in exc.errors() if e["loc"]}))
+    message = gettext(N_("Some fields are not valid."), language_of(request))
+    return {"error": f"{message} ({fields})", "status_code": 422}
 
 
 @router.get("/users", response_class=HTMLResponse)
@@ -107,7 +111,7 @@ def add_user(
         members.add_member(console.session, console.principal, data)
     except (GuanxiError, ValidationError) as exc:
         console.session.rollback()
-        return _users_page(request, console, error=_failure(request, exc), status_code=400)
+        return _users_page(request, console, **_failure(request, exc))
     return RedirectResponse("/app/settings/users?added=1", status_code=303)
 
 
@@ -131,7 +135,7 @@ def update_user(
         members.update_member(console.session, console.principal, user_id, patch)
     except (GuanxiError, ValidationError) as exc:
         console.session.rollback()
-        return _users_page(request, console, error=_failure(request, exc), status_code=400)
+        return _users_page(request, console, **_failure(request, exc))
     return RedirectResponse("/app/settings/users", status_code=303)
 
 
@@ -147,7 +151,7 @@ def add_department(
         workspaces.create_department(console.session, console.principal, data)
     except (GuanxiError, ValidationError) as exc:
         console.session.rollback()
-        return _users_page(request, console, error=_failure(request, exc), status_code=400)
+        return _users_page(request, console, **_failure(request, exc))
     return RedirectResponse("/app/settings/users", status_code=303)
 
 
@@ -221,7 +225,7 @@ def create_api_key(
         _, secret = auth.create_api_key(console.session, console.principal, data, utcnow())
     except (GuanxiError, ValidationError) as exc:
         console.session.rollback()
-        return _keys_page(request, console, error=_failure(request, exc), status_code=400)
+        return _keys_page(request, console, **_failure(request, exc))
     return _keys_page(request, console, secret=secret)
 
 

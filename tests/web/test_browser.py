@@ -1,0 +1,97 @@
+"""A real browser (Debian's Chromium driven by Playwright) signs in, switches language and
+takes screenshots (kept in test-artifacts/)."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.conftest import ARTIFACTS
+from tests.factories import PASSWORD, make_tenant
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("GUANXI_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def live_server(app: FastAPI) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def page(live_server: str) -> Iterator[Page]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            locale="en-US", viewport={"width": 1280, "height": 800}, base_url=live_server
+        )
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def test_sign_in_switch_language_and_screenshot(app: FastAPI, page: Page, dialect: str) -> None:
+    tenant = make_tenant(app, "浏览器 Browser Co.")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto("/app")
+    expect(page).to_have_url(re.compile(r".*/app/login.*"))
+    page.fill('input[name="email"]', tenant.admin.email)
+    page.fill('input[name="password"]', PASSWORD)
+    page.click('[data-testid="login-submit"]')
+    expect(page.get_by_test_id("page-title")).to_contain_text("Welcome")
+    assert page.evaluate("typeof htmx") == "object"  # vendor libraries installed from npm
+    page.screenshot(path=str(ARTIFACTS / f"console-en-{dialect}.png"), full_page=True)
+
+    page.click('[data-testid="lang-zh_CN"]')
+    expect(page.get_by_test_id("page-title")).to_contain_text("欢迎")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    page.screenshot(path=str(ARTIFACTS / f"console-zh-{dialect}.png"), full_page=True)
+
+    page.click('[data-testid="nav-settings"]')
+    expect(page.get_by_test_id("members")).to_contain_text(tenant.admin.email)
+    page.screenshot(path=str(ARTIFACTS / f"console-members-zh-{dialect}.png"), full_page=True)
+    page.click('[data-testid="tab-api-keys"]')
+    page.fill('[data-testid="create-key"] input[name="name"]', "浏览器密钥")
+    page.check('[data-testid="create-key"] input[value="users:read"]')
+    page.click('[data-testid="create-key"] button[type="submit"]')
+    expect(page.get_by_test_id("new-secret")).to_contain_text("gx_")
+    page.screenshot(path=str(ARTIFACTS / f"console-api-keys-zh-{dialect}.png"), full_page=True)
+
+    page.reload()
+    expect(page.get_by_test_id("api-keys")).to_contain_text("浏览器密钥")
+    page.click('[data-testid="logout"]')
+    expect(page).to_have_url(re.compile(r".*/app/login.*"))
