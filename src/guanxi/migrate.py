@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from guanxi.db import make_engine, normalise_url
 
@@ -26,10 +26,17 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+# Any constant: PostgreSQL servers starting together take turns to migrate.
+_MIGRATION_LOCK = 7_466_001
+
+
 def upgrade(url: str, revision: str = "head") -> None:
+    """Upgrade to ``revision``. On PostgreSQL an advisory lock serialises concurrent starts."""
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             config = alembic_config(url)
             config.attributes["connection"] = conn
             command.upgrade(config, revision)

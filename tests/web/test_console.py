@@ -81,6 +81,9 @@ def test_language_switch_is_remembered_on_the_user(app: FastAPI) -> None:
     fresh.post("/app/login", data={"email": tenant.admin.email, "password": PASSWORD})
     fresh.cookies.delete("guanxi_lang")
     assert "欢迎" in fresh.get("/app").text
+    # without the form's CSRF token (a cross-site post) only the caller's cookie changes
+    fresh.post("/app/language", data={"language": "en", "next": "/app"})
+    assert TestClient(app).get("/api/v1/me", headers=tenant.admin.auth).json()["user"]["language"] == "zh_CN"
 
 
 def test_admin_adds_a_member_and_a_department(app: FastAPI) -> None:

@@ -84,15 +84,17 @@ def set_language(
     session: DB,
     language: Annotated[Language, Form()],
     next: Annotated[str, Form(max_length=2000)] = "/app",
+    csrf_token: Annotated[str | None, Form(max_length=128)] = None,
 ) -> RedirectResponse:
-    """Remember the language in a cookie and, when signed in, on the user."""
+    """Remember the language in a cookie and, when signed in (with the form's CSRF token), on
+    the user. The sign-in page has no session: there the cookie alone remembers it."""
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         try:
             context = auth.resume_session(session, token, utcnow())
         except GuanxiError:
             context = None
-        if context is not None:
+        if context is not None and auth.check_csrf(context, csrf_token):
             context.user.language = language
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax")
