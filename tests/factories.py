@@ -12,11 +12,12 @@ from fastapi.testclient import TestClient
 from guanxi.auth import service as auth
 from guanxi.auth.permissions import DEFAULT_DATA_SCOPE, DataScope, Role, role_allows
 from guanxi.auth.principal import Principal
-from guanxi.auth.schemas import ApiKeyIn, MemberIn
+from guanxi.auth.schemas import ApiKeyIn
 from guanxi.db import transaction
 from guanxi.kit.clock import utcnow
 from guanxi.kit.ids import new_id
 from guanxi.workspace import members, service
+from guanxi.workspace.schemas import MemberIn
 
 PASSWORD = "correct horse battery"
 _seq = itertools.count()

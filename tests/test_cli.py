@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from guanxi.auth import service as auth
+from guanxi.auth import users
 from guanxi.cli import app
 from guanxi.db import make_engine, make_sessionmaker, transaction
 from guanxi.kit.clock import utcnow
@@ -25,7 +26,7 @@ def test_demo_prints_a_login_that_works(database_url: str) -> None:
     assert "demo-pass-1" in result.output
     engine = make_engine(database_url)
     with transaction(make_sessionmaker(engine)) as s:
-        assert auth.authenticate(s, "admin@demo.guanxi.local", "demo-pass-1").name
+        assert users.authenticate(s, "admin@demo.guanxi.local", "demo-pass-1").name
     engine.dispose()
 
 
@@ -71,7 +72,7 @@ def test_user_create_makes_an_admin_of_a_new_workspace_and_refuses_duplicates(
     assert result.exit_code == 0, result.output
     engine = make_engine(database_url)
     with transaction(make_sessionmaker(engine)) as s:
-        user = auth.authenticate(s, "second-" + email, "cli-password")
+        user = users.authenticate(s, "second-" + email, "cli-password")
         _, ctx = auth.start_session(s, user, int(workspace_id), utcnow(), 1)
         assert ctx.principal.role == "sales"
     engine.dispose()

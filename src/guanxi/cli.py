@@ -147,10 +147,10 @@ def user_create(
 
     from guanxi.auth.permissions import DataScope, Role
     from guanxi.auth.principal import Principal
-    from guanxi.auth.schemas import MemberIn
     from guanxi.errors import GuanxiError
     from guanxi.migrate import upgrade
     from guanxi.workspace import members, service
+    from guanxi.workspace.schemas import MemberIn
 
     settings = _settings(database_url)
     upgrade(settings.database_url)

@@ -18,6 +18,8 @@ SELF_SERVICE = {
     ("patch", "/api/v1/me"),
     ("post", "/api/v1/me/workspace"),
     ("post", "/api/v1/workspaces"),
+    ("post", "/api/v1/me/invitations/{workspace_id}/accept"),
+    ("post", "/api/v1/me/invitations/{workspace_id}/decline"),
 }
 SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/workspace": {"name": "Renamed"},

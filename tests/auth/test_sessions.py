@@ -110,13 +110,36 @@ def test_own_profile_language_and_password(app: FastAPI) -> None:
     assert r.json()["error"]["message"] == "部分字段填写有误。"
     r = client.patch("/api/v1/me", json={"name": None}, headers=h)
     assert r.status_code == 422
+    other = TestClient(app)
+    login(other, tenant.admin.email)  # a second session, e.g. another browser
     r = client.patch("/api/v1/me", json={"password": "a new long password"}, headers=h)
-    assert r.status_code == 200
-    fresh = TestClient(app)
-    assert (
-        fresh.post(
-            "/api/v1/auth/login", json={"email": tenant.admin.email, "password": PASSWORD}
-        ).status_code
-        == 401
+    assert (r.status_code, r.json()["error"]["code"]) == (401, "invalid_credentials")
+    r = client.patch(
+        "/api/v1/me",
+        json={"password": "a new long password", "current_password": "wrong"},
+        headers=h,
     )
+    assert r.status_code == 401
+    r = client.patch(
+        "/api/v1/me",
+        json={"password": "a new long password", "current_password": PASSWORD},
+        headers=h,
+    )
+    assert r.status_code == 200
+    assert client.get("/api/v1/me").status_code == 200  # this session stays
+    assert other.get("/api/v1/me").status_code == 401  # the others end
+    fresh = TestClient(app)
+    r = fresh.post("/api/v1/auth/login", json={"email": tenant.admin.email, "password": PASSWORD})
+    assert r.status_code == 401
     login(fresh, tenant.admin.email, "a new long password")
+
+
+def test_an_api_key_cannot_change_the_password(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    r = TestClient(app).patch(
+        "/api/v1/me",
+        json={"password": "taken over!", "current_password": PASSWORD},
+        headers=tenant.admin.auth,
+    )
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "session_required")
+    login(TestClient(app), tenant.admin.email, PASSWORD)

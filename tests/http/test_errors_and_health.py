@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from guanxi.app import create_app
+from guanxi.auth.permissions import Role
 from guanxi.config import Settings
 from tests.factories import make_tenant
 
@@ -92,3 +93,52 @@ def test_readiness_fails_when_the_database_is_down() -> None:
     r = TestClient(app).get("/readyz")
     assert r.status_code == 503
     assert r.json()["database"] == "down"
+
+
+def test_a_crash_is_500_with_its_request_id_logged_and_counted(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = make_tenant(app)
+    from guanxi.workspace import service
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(service, "list_departments", boom)
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.get("/api/v1/departments", headers={**tenant.admin.auth, "X-Request-ID": "crash-1"})
+    assert r.status_code == 500
+    assert r.headers["x-request-id"] == "crash-1"
+    assert r.json()["error"] == {
+        "code": "internal_error",
+        "message": "Something went wrong on our side. The team can trace it by the request id.",
+        "details": {"request_id": "crash-1"},
+    }
+    assert 'route="/api/v1/departments",status="500"' in client.get("/metrics").text
+
+
+def test_a_concurrent_duplicate_is_409_not_500(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests creating the same login at once both pass the check; the database's unique
+    key refuses the second, which answers 409 and leaves the first intact."""
+    tenant = make_tenant(app)
+    rep = tenant.add(Role.sales)
+    from guanxi.workspace import members
+
+    monkeypatch.setattr(members.users, "by_email", lambda *a, **k: None)  # the check both pass
+    body = {"email": rep.email, "name": "Twin", "role": "admin", "password": "longenough"}
+    r = TestClient(app).post("/api/v1/users", json=body, headers=tenant.admin.auth)
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "conflict")
+    monkeypatch.undo()
+    member = TestClient(app).get(f"/api/v1/users/{rep.user_id}", headers=tenant.admin.auth).json()
+    assert member["role"] == "sales"
+
+
+def test_every_answer_carries_the_security_headers(app: FastAPI) -> None:
+    client = TestClient(app)
+    for path in ("/app/login", "/api/v1/me", "/healthz"):
+        headers = client.get(path).headers
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert headers["x-content-type-options"] == "nosniff"

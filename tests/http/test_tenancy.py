@@ -12,13 +12,19 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
 from guanxi.auth.permissions import Role
-from tests.factories import Tenant, make_tenant
+from tests.factories import PASSWORD, Tenant, login, make_tenant
 
 # Which resource each path parameter names.
-ID_KINDS = {"user_id": "member", "department_id": "department", "key_id": "api_key"}
+ID_KINDS = {
+    "user_id": "member",
+    "department_id": "department",
+    "key_id": "api_key",
+    "workspace_id": "workspace",
+}
 # A valid body for every operation with a path id and a request body.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/api/v1/departments/{department_id}"): {"name": "renamed"},
@@ -45,7 +51,12 @@ def victim_ids(victim: Tenant) -> dict[str, int]:
 
         key_id = repository.api_key_by_prefix(s, member.key.split("_")[1])
         assert key_id is not None
-        return {"member": member.user_id, "department": department, "api_key": key_id.id}
+        return {
+            "member": member.user_id,
+            "department": department,
+            "api_key": key_id.id,
+            "workspace": victim.workspace_id,
+        }
 
 
 def snapshot(victim: Tenant) -> str:
@@ -63,27 +74,88 @@ def snapshot(victim: Tenant) -> str:
     return "\n".join(parts)
 
 
-def test_every_id_endpoint_hides_other_workspaces(app: FastAPI) -> None:
+# Routes that act on the signed-in login itself, not on a workspace: API keys get 403 there.
+SESSION_ONLY = {
+    ("post", "/api/v1/me/invitations/{workspace_id}/accept"),
+    ("post", "/api/v1/me/invitations/{workspace_id}/decline"),
+}
+
+
+@pytest.mark.parametrize("via", ["api_key", "session"])
+def test_every_id_endpoint_hides_other_workspaces(app: FastAPI, via: str) -> None:
     attacker, victim = make_tenant(app, "Attacker"), make_tenant(app, "Victim")
     ids = victim_ids(victim)
     before = snapshot(victim)
     client = TestClient(app)
+    if via == "session":
+        headers = {"X-CSRF-Token": login(client, attacker.admin.email)}
+    else:
+        headers = attacker.admin.auth
     operations = operations_with_ids(app)
-    assert len(operations) >= 7
+    assert len(operations) >= 9
     for method, path, op in operations:
         params = re.findall(r"{(\w+)}", path)
         unknown = [p for p in params if p not in ID_KINDS]
         assert not unknown, f"{method.upper()} {path}: add {unknown} to ID_KINDS"
         url = path.format(**{p: ids[ID_KINDS[p]] for p in params})
-        kwargs: dict[str, Any] = {"headers": attacker.admin.auth}
+        kwargs: dict[str, Any] = {"headers": headers}
         if "requestBody" in op:
             assert (method, path) in BODIES, f"{method.upper()} {path}: add a sample body"
             kwargs["json"] = BODIES[(method, path)]
         response = client.request(method.upper(), url, **kwargs)
-        assert response.status_code == 404, (
-            f"{method.upper()} {url}: {response.status_code} {response.text}"
+        expected = (
+            (403, "session_required")
+            if via == "api_key" and (method, path) in SESSION_ONLY
+            else (404, "not_found")
         )
-        assert response.json()["error"]["code"] == "not_found"
+        got = (response.status_code, response.json()["error"]["code"])
+        assert got == expected, f"{via} {method.upper()} {url}: {response.text}"
+    assert snapshot(victim) == before
+
+
+def console_routes_with_ids(app: FastAPI) -> list[tuple[str, str]]:
+    """The console's routes that take an id, from the app's route table."""
+    found = []
+    for context in iter_route_contexts(app.routes):
+        path = context.path or ""
+        if path.startswith("/app") and "{" in path:
+            for method in sorted(getattr(context.original_route, "methods", None) or []):
+                found.append((method, path))
+    return found
+
+
+CONSOLE_FORMS: dict[str, dict[str, str]] = {
+    "/app/settings/users/{user_id}": {"role": "viewer", "data_scope": "all"},
+    "/app/invitations/{workspace_id}": {"accept": "true"},
+}
+
+
+def test_every_console_id_route_hides_other_workspaces(app: FastAPI) -> None:
+    attacker, victim = make_tenant(app, "Attacker"), make_tenant(app, "Victim")
+    ids = victim_ids(victim)
+    before = snapshot(victim)
+    client = TestClient(app)
+    client.get("/app/login")
+    r = client.post(
+        "/app/login",
+        data={
+            "email": attacker.admin.email,
+            "password": PASSWORD,
+            "login_csrf": client.cookies["guanxi_login_csrf"],
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/app").text).group(1)  # type: ignore[union-attr]
+    routes = console_routes_with_ids(app)
+    assert len(routes) >= 3
+    for method, path in routes:
+        params = re.findall(r"{(\w+)}", path)
+        url = path.format(**{p: ids[ID_KINDS[p]] for p in params})
+        data = {"csrf_token": token, **CONSOLE_FORMS.get(path, {})}
+        response = client.request(method, url, data=data if method == "POST" else None)
+        assert response.status_code == 404, f"{method} {url}: {response.status_code}"
+        assert "<html" in response.text
     assert snapshot(victim) == before
 
 
@@ -119,8 +191,6 @@ def test_ids_in_bodies_and_filters_stay_in_their_workspace(app: FastAPI) -> None
 def test_a_session_cannot_switch_into_a_foreign_workspace(app: FastAPI) -> None:
     attacker, victim = make_tenant(app, "Attacker"), make_tenant(app, "Victim")
     client = TestClient(app)
-    from tests.factories import login
-
     csrf = login(client, attacker.admin.email)
     r = client.post(
         "/api/v1/me/workspace",

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import time
 
-from guanxi.kit.ids import EPOCH_MS, new_id, new_ids
-from guanxi.kit.schema import MAX_ID
+from guanxi.kit.ids import EPOCH_MS, MAX_ID, new_id, new_ids
 
 
 def test_ids_are_unique_increasing_and_fit_63_bits() -> None:

@@ -11,14 +11,20 @@ from guanxi.auth.permissions import Role
 from tests.factories import PASSWORD, make_tenant, unique_email
 
 
+def post_login(
+    client: TestClient, email: str, password: str = PASSWORD, next: str = "/app"
+) -> object:
+    """Submit the sign-in form as a browser does: load it first (its CSRF cookie), then post."""
+    form = client.get("/app/login").text
+    token = re.search(r'name="login_csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    data = {"email": email, "password": password, "next": next, "login_csrf": token}
+    return client.post("/app/login", data=data, follow_redirects=False)
+
+
 def console_login(app: FastAPI, email: str, language: str = "en") -> TestClient:
     client = TestClient(app, headers={"Accept-Language": language})
-    r = client.post(
-        "/app/login",
-        data={"email": email, "password": PASSWORD, "next": "/app"},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303, r.text
+    r = post_login(client, email)
+    assert r.status_code == 303, r.text  # type: ignore[attr-defined]
     return client
 
 
@@ -48,16 +54,20 @@ def test_login_page_in_both_languages(app: FastAPI) -> None:
 def test_bad_password_shows_an_error_and_a_good_one_opens_the_shell(app: FastAPI) -> None:
     tenant = make_tenant(app)
     client = TestClient(app, headers={"Accept-Language": "zh-CN"})
-    r = client.post("/app/login", data={"email": tenant.admin.email, "password": "nope"})
-    assert r.status_code == 401
-    assert "邮箱或密码错误。" in r.text
+    r = post_login(client, tenant.admin.email, "nope")
+    assert r.status_code == 401  # type: ignore[attr-defined]
+    assert "邮箱或密码错误。" in r.text  # type: ignore[attr-defined]
     assert "guanxi_session" not in client.cookies
-    r = client.post(
+    # a form posted from elsewhere (no CSRF cookie and token) signs nobody in
+    forged = TestClient(app).post(
         "/app/login",
-        data={"email": tenant.admin.email, "password": PASSWORD, "next": "https://evil.example/"},
+        data={"email": tenant.admin.email, "password": PASSWORD},
         follow_redirects=False,
     )
-    assert r.headers["location"] == "/app"
+    assert forged.status_code == 403
+    assert "guanxi_session" not in forged.cookies
+    r = post_login(client, tenant.admin.email, next="https://evil.example/")
+    assert r.headers["location"] == "/app"  # type: ignore[attr-defined]
     home = client.get("/app").text
     assert "Acme 测试" in home
     assert 'data-testid="nav-settings"' in home
@@ -78,12 +88,15 @@ def test_language_switch_is_remembered_on_the_user(app: FastAPI) -> None:
     assert "欢迎" in client.get("/app").text
     # a new browser without the cookie still gets Chinese: the choice is saved on the user
     fresh = TestClient(app)
-    fresh.post("/app/login", data={"email": tenant.admin.email, "password": PASSWORD})
+    post_login(fresh, tenant.admin.email)
     fresh.cookies.delete("guanxi_lang")
     assert "欢迎" in fresh.get("/app").text
     # without the form's CSRF token (a cross-site post) only the caller's cookie changes
     fresh.post("/app/language", data={"language": "en", "next": "/app"})
-    assert TestClient(app).get("/api/v1/me", headers=tenant.admin.auth).json()["user"]["language"] == "zh_CN"
+    assert (
+        TestClient(app).get("/api/v1/me", headers=tenant.admin.auth).json()["user"]["language"]
+        == "zh_CN"
+    )
 
 
 def test_admin_adds_a_member_and_a_department(app: FastAPI) -> None:

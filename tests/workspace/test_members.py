@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from guanxi.auth.permissions import Role
-from tests.factories import PASSWORD, make_tenant, unique_email
+from tests.factories import login, make_tenant, unique_email
 
 
 def test_add_a_member_with_role_defaults(app: FastAPI) -> None:
@@ -46,31 +46,81 @@ def test_a_duplicate_member_is_409_and_adds_nothing(app: FastAPI) -> None:
     )
 
 
-def test_an_existing_login_joins_without_its_password_changing(app: FastAPI) -> None:
-    first, second = make_tenant(app), make_tenant(app)
+def test_an_existing_login_is_only_invited_and_reveals_nothing(app: FastAPI) -> None:
+    first, second = make_tenant(app, "First"), make_tenant(app, "Second")
     client = TestClient(app)
-    r = client.post(
-        "/api/v1/users",
-        json={
-            "email": first.admin.email,
-            "name": "Shared",
-            "password": "attacker-chosen",
-            "role": "viewer",
-        },
-        headers=second.admin.auth,
-    )
+    csrf = login(client, first.admin.email)
+    client.patch("/api/v1/me", json={"name": "Real Name 真名"}, headers={"X-CSRF-Token": csrf})
+    body = {
+        "email": first.admin.email,
+        "name": "Typed",
+        "password": "attacker-chosen",
+        "role": "viewer",
+    }
+    r = TestClient(app).post("/api/v1/users", json=body, headers=second.admin.auth)
     assert r.status_code == 201
-    assert (
-        client.post(
-            "/api/v1/auth/login", json={"email": first.admin.email, "password": "attacker-chosen"}
-        ).status_code
-        == 401
+    invited = r.json()
+    assert (invited["status"], invited["is_active"], invited["name"]) == ("invited", False, "Typed")
+    assert invited["last_seen_at"] is None
+    assert invited["language"] is None
+    listed = TestClient(app).get("/api/v1/users?status=invited", headers=second.admin.auth).json()
+    assert [m["name"] for m in listed["items"]] == ["Typed"]
+    # the invitation neither sets a password nor adds the workspace before it is accepted
+    r = TestClient(app).post(
+        "/api/v1/auth/login", json={"email": first.admin.email, "password": "attacker-chosen"}
     )
-    r = client.post("/api/v1/auth/login", json={"email": first.admin.email, "password": PASSWORD})
+    assert r.status_code == 401
+    me = client.get("/api/v1/me").json()
+    assert [w["id"] for w in me["workspaces"]] == [str(first.workspace_id)]
+    assert [i["workspace"]["name"] for i in me["invitations"]] == ["Second"]
+    r = client.post(
+        "/api/v1/me/workspace",
+        json={"workspace_id": str(second.workspace_id)},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 403
+    # an administrator cannot activate it in the person's place
+    r = TestClient(app).patch(
+        f"/api/v1/users/{first.admin.user_id}", json={"is_active": True}, headers=second.admin.auth
+    )
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "invitation_pending")
+    # the person accepts: the workspace appears and the real name shows
+    r = client.post(
+        f"/api/v1/me/invitations/{second.workspace_id}/accept", headers={"X-CSRF-Token": csrf}
+    )
+    assert r.status_code == 200
     assert {w["id"] for w in r.json()["workspaces"]} == {
         str(first.workspace_id),
         str(second.workspace_id),
     }
+    member = (
+        TestClient(app)
+        .get(f"/api/v1/users/{first.admin.user_id}", headers=second.admin.auth)
+        .json()
+    )
+    assert (member["status"], member["name"]) == ("active", "Real Name 真名")
+    r = client.post(
+        f"/api/v1/me/invitations/{second.workspace_id}/accept", headers={"X-CSRF-Token": csrf}
+    )
+    assert r.status_code == 404
+
+
+def test_a_declined_invitation_disappears(app: FastAPI) -> None:
+    first, second = make_tenant(app), make_tenant(app)
+    body = {"email": first.admin.email, "name": "Typed", "role": "sales"}
+    assert (
+        TestClient(app).post("/api/v1/users", json=body, headers=second.admin.auth).status_code
+        == 201
+    )
+    client = TestClient(app)
+    csrf = login(client, first.admin.email)
+    r = client.post(
+        f"/api/v1/me/invitations/{second.workspace_id}/decline", headers={"X-CSRF-Token": csrf}
+    )
+    assert r.status_code == 200
+    assert r.json()["invitations"] == []
+    r = TestClient(app).get(f"/api/v1/users/{first.admin.user_id}", headers=second.admin.auth)
+    assert r.status_code == 404
 
 
 def test_a_new_person_needs_a_password(app: FastAPI) -> None:

@@ -1,28 +1,15 @@
-"""Pydantic shapes of sign-in, members and API keys in the API."""
+"""Pydantic shapes of sign-in, the current user and API keys in the API."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from guanxi.auth.permissions import DataScope, Role
+from guanxi.auth.permissions import Role
 from guanxi.i18n import Language
-from guanxi.kit.schema import Id, Patch
-from guanxi.workspace.schemas import WorkspaceOut
-
-
-def _email(value: str) -> str:
-    value = value.strip().lower()
-    local, sep, domain = value.partition("@")
-    if not sep or not local or "." not in domain or " " in value or domain.startswith("."):
-        raise ValueError("not an email address")
-    return value
-
-
-Email = Annotated[str, Field(min_length=3, max_length=254), AfterValidator(_email)]
-Password = Annotated[str, Field(min_length=8, max_length=256)]
+from guanxi.kit.schema import Email, Id, Password, Patch, Timestamp
+from guanxi.workspace.schemas import MemberOut, WorkspaceOut
 
 
 class LoginIn(BaseModel):
@@ -39,45 +26,17 @@ class SwitchWorkspaceIn(BaseModel):
     workspace_id: Id
 
 
-class MemberOut(BaseModel):
-    id: Id
-    email: str
-    name: str
+class InvitationOut(BaseModel):
+    workspace: WorkspaceOut
     role: Role
-    data_scope: DataScope
-    department_id: Id | None
-    is_active: bool
-    language: Language | None
-    joined_at: datetime
-    last_login_at: datetime | None
-
-
-class MemberIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    email: Email
-    name: str = Field(min_length=1, max_length=120)
-    password: Password | None = Field(
-        default=None, description="Required for a new person; ignored when the email exists."
-    )
-    role: Role
-    data_scope: DataScope | None = Field(default=None, description="Defaults from the role.")
-    department_id: Id | None = None
-
-
-class MemberPatch(Patch):
-    nullable = frozenset({"department_id"})
-
-    role: Role | None = None
-    data_scope: DataScope | None = None
-    department_id: Id | None = None
-    is_active: bool | None = None
+    invited_at: datetime
 
 
 class MeOut(BaseModel):
     user: MemberOut
     workspace: WorkspaceOut
     workspaces: list[WorkspaceOut]
+    invitations: list[InvitationOut]
     permissions: list[str]
     via: str
     csrf_token: str | None = Field(
@@ -88,7 +47,10 @@ class MeOut(BaseModel):
 class MePatch(Patch):
     name: str | None = Field(default=None, min_length=1, max_length=120)
     language: Language | None = None
-    password: Password | None = None
+    password: Password | None = Field(
+        default=None, description="A new password: signed in only, with current_password."
+    )
+    current_password: str | None = Field(default=None, max_length=256)
 
 
 class ApiKeyIn(BaseModel):
@@ -101,7 +63,9 @@ class ApiKeyIn(BaseModel):
         examples=[["users:read"], ["*"]],
         description="'*' or area:action",
     )
-    expires_at: datetime | None = None
+    expires_at: Timestamp | None = Field(
+        default=None, description="With a time zone; at most ten years ahead."
+    )
 
 
 class ApiKeyOut(BaseModel):

@@ -1,4 +1,4 @@
-"""Sign-in, sessions and API keys. No HTTP, no commit: the edge owns the transaction."""
+"""Sessions and API keys. No HTTP, no commit: the edge owns the transaction."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from guanxi.auth import repository as repo
+from guanxi.auth import users
 from guanxi.auth.permissions import DataScope, Role, role_allows, valid_scope
 from guanxi.auth.principal import Principal
 from guanxi.auth.schemas import ApiKeyIn, MePatch
@@ -26,10 +27,10 @@ from guanxi.i18n import N_
 from guanxi.kit.pagination import SortSpec, paginate
 from guanxi.kit.secrets import digest, hash_password, new_token, same, verify_password
 from guanxi.models import ApiKey, Membership, User, UserSession
-from guanxi.workspace import repository as workspace_repo
-from guanxi.workspace.service import subtree
+from guanxi.workspace import members
 
 KEY_PREFIX = "gx_"
+MAX_KEY_LIFETIME = timedelta(days=3653)
 
 
 class InvalidScope(BadRequest):
@@ -40,6 +41,11 @@ class InvalidScope(BadRequest):
 class ScopeNotAllowed(Forbidden):
     code = "scope_not_allowed"
     message = N_("Your role cannot grant the scope {scope}.")
+
+
+class SessionRequired(Forbidden):
+    code = "session_required"
+    message = N_("Sign in to do this: an API key cannot.")
 
 
 class NoWorkspace(Forbidden):
@@ -66,18 +72,11 @@ def principal_for(membership: Membership, **extra: Any) -> Principal:
     )
 
 
-def _active_membership(session: Session, workspace_id: int, user_id: int) -> Membership:
-    membership = repo.get_membership(session, workspace_id, user_id)
-    if membership is None or not membership.is_active:
+def _membership(session: Session, workspace_id: int, user_id: int) -> Membership:
+    membership = members.active_membership(session, workspace_id, user_id)
+    if membership is None:
         raise NoWorkspace()
     return membership
-
-
-def authenticate(session: Session, email: str, password: str) -> User:
-    user = repo.user_by_email(session, email.strip().lower())
-    if not verify_password(user.password_hash if user else None, password) or user is None:
-        raise InvalidCredentials()
-    return user
 
 
 def start_session(
@@ -85,11 +84,11 @@ def start_session(
 ) -> tuple[str, SessionContext]:
     """Open a session in ``workspace_id`` (or the user's first workspace). Returns the token."""
     if workspace_id is None:
-        workspaces = repo.workspaces_of(session, user.id)
+        workspaces = members.workspaces_of(session, user.id)
         if not workspaces:
             raise NoWorkspace()
         workspace_id = workspaces[0].id
-    membership = _active_membership(session, workspace_id, user.id)
+    membership = _membership(session, workspace_id, user.id)
     repo.delete_expired_sessions(session, now)
     token = new_token()
     record = UserSession(
@@ -101,8 +100,7 @@ def start_session(
         expires_at=now + timedelta(days=days),
     )
     session.add(record)
-    user.last_login_at = now
-    session.flush()
+    members.touch(session, membership, now)
     return token, SessionContext(principal_for(membership), user, record)
 
 
@@ -110,21 +108,22 @@ def resume_session(session: Session, token: str, now: datetime) -> SessionContex
     record = repo.session_by_digest(session, digest(token))
     if record is None or record.expires_at <= now or record.workspace_id is None:
         raise NotAuthenticated()
-    user = repo.get_user(session, record.user_id)
-    membership = repo.get_membership(session, record.workspace_id, record.user_id)
-    if user is None or membership is None or not membership.is_active:
+    membership = members.active_membership(session, record.workspace_id, record.user_id)
+    if membership is None:
         raise NotAuthenticated()
-    return SessionContext(principal_for(membership), user, record)
+    return SessionContext(principal_for(membership), users.get(session, record.user_id), record)
 
 
 def check_csrf(context: SessionContext, token: str | None) -> bool:
     return token is not None and same(context.record.csrf_token, token)
 
 
-def switch_workspace(session: Session, context: SessionContext, workspace_id: int) -> Principal:
-    membership = _active_membership(session, workspace_id, context.user.id)
+def switch_workspace(
+    session: Session, context: SessionContext, workspace_id: int, now: datetime
+) -> Principal:
+    membership = _membership(session, workspace_id, context.user.id)
     context.record.workspace_id = workspace_id
-    session.flush()
+    members.touch(session, membership, now)
     return principal_for(membership)
 
 
@@ -132,10 +131,18 @@ def end_session(session: Session, token: str) -> None:
     repo.delete_session(session, digest(token))
 
 
-def update_me(session: Session, user: User, patch: MePatch) -> User:
+def update_me(session: Session, user: User, patch: MePatch, context: SessionContext | None) -> User:
+    """Change one's own name, language or password. A new password needs a session and the
+    current password, and signs out every other session of the login."""
     changes = patch.changes()
+    changes.pop("current_password", None)
     if "password" in changes:
+        if context is None:
+            raise SessionRequired()
+        if not verify_password(user.password_hash, patch.current_password or ""):
+            raise InvalidCredentials()
         user.password_hash = hash_password(changes.pop("password"))
+        repo.delete_sessions_of(session, user.id, keep=context.record.token_digest)
     for field, value in changes.items():
         setattr(user, field, value)
     session.flush()
@@ -155,8 +162,8 @@ def authenticate_api_key(session: Session, raw: str, now: datetime) -> Principal
         or (key.expires_at is not None and key.expires_at <= now)
     ):
         raise InvalidApiKey()
-    membership = repo.get_membership(session, key.workspace_id, key.owner_id)
-    if membership is None or not membership.is_active:
+    membership = members.active_membership(session, key.workspace_id, key.owner_id)
+    if membership is None:
         raise InvalidApiKey()
     repo.touch_api_key(session, key, now)
     return principal_for(membership, via="api_key", scopes=frozenset(key.scopes), api_key_id=key.id)
@@ -168,9 +175,7 @@ def visible_owner_ids(session: Session, actor: Principal) -> set[int] | None:
         return None
     if actor.data_scope == DataScope.own or actor.department_id is None:
         return {actor.user_id}
-    departments = workspace_repo.list_departments(session, actor.workspace_id)
-    team = subtree(departments, [actor.department_id])
-    return repo.member_ids_in_departments(session, actor.workspace_id, team) | {actor.user_id}
+    return members.team_of(session, actor.workspace_id, actor.department_id) | {actor.user_id}
 
 
 API_KEY_SORT = SortSpec(
@@ -214,20 +219,19 @@ def get_api_key(session: Session, actor: Principal, key_id: int) -> ApiKey:
 def create_api_key(
     session: Session, actor: Principal, data: ApiKeyIn, now: datetime
 ) -> tuple[ApiKey, str]:
-    """Create a key owned by ``actor``; returns it with the whole secret, shown only once."""
+    """Create a key owned by ``actor`` (signed in: a key cannot make keys, so that revoking a
+    key ends everything it could do). Returns it with the whole secret, shown only once."""
     actor.require("api_keys:write")
+    if actor.via == "api_key":
+        raise SessionRequired()
     scopes = sorted(set(data.scopes))
     for scope in scopes:
         if not valid_scope(scope):
             raise InvalidScope(scope=scope)
         if scope != "*" and not role_allows(actor.role, scope):
             raise ScopeNotAllowed(scope=scope)
-        if actor.scopes is not None and not (
-            "*" in actor.scopes or scope in actor.scopes
-        ):  # a key cannot mint a broader key
-            raise ScopeNotAllowed(scope=scope)
-    if data.expires_at is not None and data.expires_at <= now:
-        raise BadRequest(N_("The expiry date must be in the future."))
+    if data.expires_at is not None and not now < data.expires_at <= now + MAX_KEY_LIFETIME:
+        raise BadRequest(N_("The expiry date must be in the future, within ten years."))
     prefix, secret = new_token(6)[:8].replace("_", "x").replace("-", "y"), new_token(32)
     key = ApiKey(
         workspace_id=actor.workspace_id,
@@ -254,3 +258,7 @@ def revoke_api_key(session: Session, actor: Principal, key_id: int, now: datetim
         key.revoked_at = now
         session.flush()
     return key
+
+
+def purge_expired_sessions(session: Session, now: datetime) -> None:
+    repo.delete_expired_sessions(session, now)

@@ -1,7 +1,8 @@
 """Create or refresh the demo workspace: departments, a member for every role, one admin login.
 
 Running it again finds the same workspace (by its admin's email) and brings it back to the
-demo state without duplicating anything; the password is reset to the one given.
+demo state without duplicating anything; every demo login's password is reset to the one given.
+Everything goes through the services, as an administrator would.
 """
 
 from __future__ import annotations
@@ -11,13 +12,17 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from guanxi.auth import repository as auth_repo
-from guanxi.auth.permissions import DEFAULT_DATA_SCOPE, Role
+from guanxi.auth import service as auth
+from guanxi.auth import users
+from guanxi.auth.permissions import Role
+from guanxi.auth.principal import Principal
 from guanxi.demo.generators import person
+from guanxi.errors import NotFound
 from guanxi.kit.secrets import hash_password
-from guanxi.models import Department, Membership, User, Workspace
-from guanxi.workspace import repository as workspace_repo
+from guanxi.models import User
+from guanxi.workspace import members
 from guanxi.workspace import service as workspaces
+from guanxi.workspace.schemas import DepartmentIn, MemberIn, MemberPatch
 
 ADMIN_EMAIL = "admin@demo.guanxi.local"
 WORKSPACE_NAME = "演示公司 Demo Co."
@@ -48,62 +53,55 @@ class DemoLogin:
     members: int
 
 
-def _user(session: Session, email: str, name: str, password_hash: str, language: str) -> User:
-    user = auth_repo.user_by_email(session, email)
+def _login(session: Session, email: str, name: str, password: str, language: str) -> User:
+    user = users.by_email(session, email)
     if user is None:
-        user = User(email=email, name=name, language=language)
-        session.add(user)
-    user.password_hash = password_hash
-    session.flush()
+        return users.create(session, email=email, name=name, password=password, language=language)
+    user.password_hash = hash_password(password)
     return user
-
-
-def _join(
-    session: Session, workspace: Workspace, user: User, role: Role, department_id: int | None
-) -> None:
-    membership = auth_repo.get_membership(session, workspace.id, user.id)
-    if membership is None:
-        membership = Membership(workspace_id=workspace.id, user_id=user.id)
-        session.add(membership)
-    membership.role = role.value
-    membership.data_scope = DEFAULT_DATA_SCOPE[role].value
-    membership.department_id = department_id
-    membership.is_active = True
-    session.flush()
 
 
 def load_demo(session: Session, password: str, seed: int = 2026) -> DemoLogin:
     rng = random.Random(seed)
-    password_hash = hash_password(password)
-    admin = _user(session, ADMIN_EMAIL, "管理员 Admin", password_hash, "zh_CN")
-    existing = auth_repo.workspaces_of(session, admin.id)
-    workspace = next((w for w in existing if w.name == WORKSPACE_NAME), None)
+    admin = _login(session, ADMIN_EMAIL, "管理员 Admin", password, "zh_CN")
+    workspace = next(
+        (w for w in members.workspaces_of(session, admin.id) if w.name == WORKSPACE_NAME), None
+    )
     if workspace is None:
         workspace = workspaces.create_workspace(
             session, name=WORKSPACE_NAME, owner_id=admin.id, language="zh_CN"
         )
-    _join(session, workspace, admin, Role.admin, None)
+    actor = auth.principal_for(members.find_member(session, workspace.id, admin.id)[1])
 
-    by_name = {d.name: d for d in workspace_repo.list_departments(session, workspace.id)}
+    by_name = {d.name: d.id for d in workspaces.list_departments(session, actor)}
     for name, parent in DEPARTMENTS:
         if name not in by_name:
-            department = Department(
-                workspace_id=workspace.id,
-                name=name,
-                parent_id=by_name[parent].id if parent else None,
-            )
-            session.add(department)
-            session.flush()
-            by_name[name] = department
+            data = DepartmentIn(name=name, parent_id=by_name[parent] if parent else None)
+            by_name[name] = workspaces.create_department(session, actor, data).id
 
     count = 1
     for role, team, n in STAFF:
-        team_id = by_name[team].id if team else None
+        team_id = by_name[team] if team else None
         suffix = f"-{team.split()[-1].lower()}" if team else ""
         for i in range(1, n + 1):
             p = person(rng, english_share=0.3)
             email = f"{role.value}{i}{suffix}@demo.guanxi.local"
-            user = _user(session, email, p.name, password_hash, p.language)
-            _join(session, workspace, user, role, team_id)
+            _member(
+                session, actor, _login(session, email, p.name, password, p.language), role, team_id
+            )
             count += 1
     return DemoLogin(workspace.id, ADMIN_EMAIL, password, count)
+
+
+def _member(
+    session: Session, actor: Principal, user: User, role: Role, team_id: int | None
+) -> None:
+    """Make ``user`` an active member with ``role`` in ``team_id``, whatever it was before."""
+    try:
+        members.find_member(session, actor.workspace_id, user.id)
+    except NotFound:
+        data = MemberIn(email=user.email, name=user.name, role=role, department_id=team_id)
+        members.add_member(session, actor, data)
+        members.answer_invitation(session, user.id, actor.workspace_id, accept=True)
+    patch = MemberPatch(role=role, department_id=team_id, is_active=True)
+    members.update_member(session, actor, user.id, patch)

@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from guanxi.auth import service as auth
 from guanxi.auth.principal import Principal
+from guanxi.db import transaction
 from guanxi.errors import CsrfFailed, NotAuthenticated
 from guanxi.i18n import Language, negotiate, parse_language
 from guanxi.kit.clock import utcnow
@@ -26,16 +27,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def db(request: Request) -> Iterator[Session]:
-    factory = request.app.state.sessionmaker
-    session: Session = factory()
-    try:
+    with transaction(request.app.state.sessionmaker) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 DB = Annotated[Session, Depends(db, scope="function")]
@@ -55,6 +48,39 @@ def pick_language(request: Request) -> tuple[Language, bool]:
     return negotiate(request.headers.get("accept-language"), default), False
 
 
+def language_of(request: Request) -> Language:
+    """The language picked for this request (by the telemetry middleware, then the caller)."""
+    return getattr(request.state, "language", request.app.state.settings.default_language)  # type: ignore[no-any-return]
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    settings = request.app.state.settings
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+
+
+def signed_in(request: Request, session: Session, csrf: str | None) -> auth.SessionContext:
+    """The session of the cookie: writes must carry its CSRF token; the user's saved language
+    applies unless the caller chose one."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise NotAuthenticated()
+    context = auth.resume_session(session, cookie, utcnow())
+    if request.method not in SAFE_METHODS and not auth.check_csrf(context, csrf):
+        raise CsrfFailed()
+    saved = parse_language(context.user.language)
+    if saved and not getattr(request.state, "language_chosen", False):
+        request.state.language = saved
+    return context
+
+
 @dataclass(frozen=True)
 class Caller:
     principal: Principal
@@ -69,21 +95,10 @@ def _bearer(request: Request) -> str | None:
 
 def caller(request: Request, session: DB) -> Caller:
     """Authenticate by bearer API key, else by session cookie (with CSRF for writes)."""
-    now = utcnow()
     token = _bearer(request)
     if token is not None:
-        return Caller(auth.authenticate_api_key(session, token, now), None)
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        raise NotAuthenticated()
-    context = auth.resume_session(session, cookie, now)
-    if request.method not in SAFE_METHODS and not auth.check_csrf(
-        context, request.headers.get(CSRF_HEADER)
-    ):
-        raise CsrfFailed()
-    saved = parse_language(context.user.language)
-    if saved and not getattr(request.state, "language_chosen", False):
-        request.state.language = saved
+        return Caller(auth.authenticate_api_key(session, token, utcnow()), None)
+    context = signed_in(request, session, request.headers.get(CSRF_HEADER))
     return Caller(context.principal, context)
 
 

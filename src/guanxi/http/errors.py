@@ -17,9 +17,11 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.utils import create_model_field
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from guanxi.errors import GuanxiError
+from guanxi.http.deps import language_of
 from guanxi.i18n import N_, Language, gettext
 
 log = logging.getLogger("guanxi.errors")
@@ -40,8 +42,8 @@ _DESCRIPTIONS = {
     401: "Not authenticated (`not_authenticated`, `invalid_api_key`, `invalid_credentials`)",
     403: "Not allowed (`forbidden`, `insufficient_scope`, `csrf_failed`)",
     404: "Not found in this workspace (`not_found`)",
-    409: "Conflict with the current state (`already_exists`, `in_use`, …)",
-    422: "Invalid parameters or body (`validation_error`)",
+    409: "Conflict with the current state (`already_exists`, `in_use`, `conflict`, …)",
+    422: "Invalid parameters or body (`validation_error`, `invalid_value`)",
 }
 
 _HTTP_CODES = {
@@ -54,10 +56,6 @@ _HTTP_CODES = {
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """Declare extra error statuses on a route: ``responses=errors(409)``."""
     return {s: {"model": ErrorResponse, "description": _DESCRIPTIONS[s]} for s in statuses}
-
-
-def language_of(request: Request) -> Language:
-    return getattr(request.state, "language", request.app.state.settings.default_language)  # type: ignore[no-any-return]
 
 
 def error_response(
@@ -91,16 +89,34 @@ async def on_guanxi_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status, exc.code, message, exc.details, headers)
 
 
-async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     details = [
         {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg")), "type": e.get("type")}
         for e in exc.errors()
     ]
-    language = language_of(request)
-    return error_response(
-        422, "validation_error", gettext(N_("Some fields are not valid."), language), details
-    )
+    message = gettext(N_("Some fields are not valid."), language_of(request))
+    html = _console_page(request, 422, message)
+    if html is not None:
+        return html
+    return error_response(422, "validation_error", message, details)
+
+
+async def on_database_refusal(request: Request, exc: Exception) -> Response:
+    """A constraint the database enforces (a concurrent duplicate) or a value it cannot store
+    (a NUL character, a number out of range): the caller's input, so 409 or 422, never 500."""
+    if isinstance(exc, IntegrityError):
+        status, code = 409, "conflict"
+        text = N_("The request conflicts with the current state.")
+    else:
+        status, code = 422, "invalid_value"
+        text = N_("A value cannot be stored (out of range, or a character such as NUL).")
+    log.info("database refused the request", extra={"error": type(exc.__cause__ or exc).__name__})
+    message = gettext(text, language_of(request))
+    html = _console_page(request, status, message)
+    if html is not None:
+        return html
+    return error_response(status, code, message)
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
@@ -122,12 +138,20 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         N_("Something went wrong on our side. The team can trace it by the request id."),
         language_of(request),
     )
-    return error_response(500, "internal_error", message, {"request_id": request_id})
+    return error_response(
+        500,
+        "internal_error",
+        message,
+        {"request_id": request_id},
+        {"X-Request-ID": request_id} if request_id else None,
+    )
 
 
 def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GuanxiError, on_guanxi_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(IntegrityError, on_database_refusal)
+    app.add_exception_handler(DataError, on_database_refusal)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)
 
@@ -169,6 +193,8 @@ def declare_error_responses(router: APIRouter) -> APIRouter:
             statuses.add(422)
         if _depends_on(route, "list_params") or route.body_field is not None:
             statuses.add(400)
+        if (route.methods or set()) - {"GET", "HEAD"}:
+            statuses |= {409, 422}  # a concurrent duplicate; a value the database cannot store
         for status, spec in errors(*sorted(statuses)).items():
             if status in route.responses:
                 continue

@@ -7,14 +7,15 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from guanxi.http.deps import pick_language
 
@@ -92,40 +93,70 @@ def _route_template(request: Request) -> str:
     return templates.get(id(route), "unmatched") if route is not None else "unmatched"
 
 
-def install(app: FastAPI) -> None:
-    metrics = Metrics()
-    app.state.metrics = metrics
-    log = logging.getLogger("guanxi.http")
+# Every answer: never framed by another site, never content-sniffed.
+SECURITY_HEADERS = [
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]
 
-    @app.middleware("http")
-    async def telemetry(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+
+class Telemetry:
+    """Pure ASGI middleware: request id, language, security headers, a log line and metrics
+    for every HTTP request — failures included (a 500 is counted and logged, then re-raised to
+    the server-error handler, which answers with the same request id)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.log = logging.getLogger("guanxi.http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         incoming = request.headers.get("x-request-id", "")
         request_id = (
             incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
         )
         request.state.request_id = request_id
         request.state.language, request.state.language_chosen = pick_language(request)
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["x-request-id"] = request_id
+                for name, value in SECURITY_HEADERS:
+                    headers.setdefault(name.decode(), value.decode())
+            await send(message)
+
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, send_with_headers)
         finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(request)
+            self.metrics.requests.labels(request.method, route, str(status)).inc()
+            self.metrics.latency.labels(request.method, route).observe(elapsed)
+            self.log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.url.path,
+                    "status": status,
+                    "ms": round(elapsed * 1000, 1),
+                },
+            )
             request_id_var.reset(token)
-        elapsed = time.perf_counter() - started
-        route = _route_template(request)
-        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics.latency.labels(request.method, route).observe(elapsed)
-        response.headers["X-Request-ID"] = request_id
-        log.info(
-            "request",
-            extra={
-                "request_id": request_id,
-                "method": request.method,
-                "path": request.url.path,
-                "status": response.status_code,
-                "ms": round(elapsed * 1000, 1),
-            },
-        )
-        return response
+
+
+def install(app: FastAPI) -> None:
+    metrics = Metrics()
+    app.state.metrics = metrics
+    app.add_middleware(Telemetry, metrics=metrics)

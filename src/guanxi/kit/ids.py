@@ -16,6 +16,7 @@ import threading
 import time
 
 EPOCH_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+MAX_ID = 2**63 - 1  # the largest BIGINT: ids and anything compared with them stay below it
 _NODE_BITS = 10
 _SEQ_BITS = 12
 _SEQ_MASK = (1 << _SEQ_BITS) - 1

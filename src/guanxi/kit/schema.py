@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -15,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-MAX_ID = 2**63 - 1
+from guanxi.kit.ids import MAX_ID
 
 Id = Annotated[
     int,
@@ -58,3 +60,26 @@ class Patch(BaseModel):
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
+
+
+def _email(value: str) -> str:
+    value = value.strip().lower()
+    local, sep, domain = value.partition("@")
+    if not sep or not local or "." not in domain or " " in value or domain.startswith("."):
+        raise ValueError("not an email address")
+    return value
+
+
+Email = Annotated[str, Field(min_length=3, max_length=254), AfterValidator(_email)]
+Password = Annotated[str, Field(min_length=8, max_length=256)]
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("date out of range") from exc
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_utc)]
+"""A moment with its time zone (naive times are refused), normalised to UTC."""

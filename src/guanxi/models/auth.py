@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, ForeignKeyConstraint, Index, String
+from sqlalchemy import BigInteger, ForeignKey, ForeignKeyConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from guanxi.models.base import Base, JSONType, UTCDateTime, created_at_column, id_column
@@ -24,7 +24,6 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime] = created_at_column()
-    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Membership(Base):
@@ -47,8 +46,13 @@ class Membership(Base):
     role: Mapped[str] = mapped_column(String(16))
     data_scope: Mapped[str] = mapped_column(String(8))
     department_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # active | invited (an existing login asked to join; it must accept) | disabled
+    status: Mapped[str] = mapped_column(String(8), default="active")
+    # The name the inviter typed: shown until the person accepts, so that an invitation
+    # reveals nothing of a login that other workspaces share.
+    invited_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
     created_at: Mapped[datetime] = created_at_column()
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ApiKey(Base):

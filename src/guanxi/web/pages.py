@@ -1,4 +1,4 @@
-"""Console shell: sign in and out, home, language and workspace switches."""
+"""Console shell: sign in and out, home, invitations, language and workspace switches."""
 
 from __future__ import annotations
 
@@ -8,16 +8,25 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from guanxi.auth import service as auth
-from guanxi.errors import GuanxiError
-from guanxi.http.deps import DB, LANGUAGE_COOKIE, SESSION_COOKIE
+from guanxi.auth import users
+from guanxi.errors import CsrfFailed, GuanxiError
+from guanxi.http.deps import DB, LANGUAGE_COOKIE, SESSION_COOKIE, set_session_cookie
 from guanxi.http.errors import render
-from guanxi.i18n import LANGUAGES, Language
+from guanxi.i18n import Language, parse_language
 from guanxi.kit.clock import utcnow
+from guanxi.kit.schema import Id
+from guanxi.kit.secrets import new_token, same
 from guanxi.web.nav import MODULES
 from guanxi.web.render import language_of, page
 from guanxi.web.session import ConsoleDep
+from guanxi.workspace import members
 
 router = APIRouter()
+
+# The sign-in form has no session yet: a double-submit cookie keeps other sites from signing a
+# visitor in to an account of theirs (login CSRF).
+LOGIN_CSRF_COOKIE = "guanxi_login_csrf"
+YEAR = 365 * 86400
 
 
 def safe_next(target: str | None) -> str:
@@ -27,9 +36,26 @@ def safe_next(target: str | None) -> str:
     return "/app"
 
 
+def _login_page(
+    request: Request, status: int, next: str, error: str | None, email: str
+) -> HTMLResponse:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_token(24)
+    response = page(
+        request,
+        "login.html",
+        status,
+        next=safe_next(next),
+        error=error,
+        email=email,
+        login_csrf=token,
+    )
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/app")
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str | None = None) -> HTMLResponse:
-    return page(request, "login.html", next=safe_next(next), error=None, email="")
+    return _login_page(request, 200, next or "/app", None, "")
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -38,28 +64,24 @@ def login(
     session: DB,
     email: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=256)],
+    login_csrf: Annotated[str, Form(max_length=128)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/app",
 ) -> Response:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     try:
-        user = auth.authenticate(session, email, password)
+        if not cookie or not same(cookie, login_csrf):
+            raise CsrfFailed()
+        user = users.authenticate(session, email, password)
         token, _ = auth.start_session(
             session, user, None, utcnow(), request.app.state.settings.session_days
         )
     except GuanxiError as exc:
-        message = render(exc, language_of(request))
-        return page(request, "login.html", 401, next=safe_next(next), error=message, email=email)
+        return _login_page(request, exc.status, next, render(exc, language_of(request)), email)
     response = RedirectResponse(safe_next(next), status_code=303)
-    settings = request.app.state.settings
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=settings.session_days * 86400,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-    )
-    if user.language in LANGUAGES:
-        response.set_cookie(LANGUAGE_COOKIE, user.language, max_age=365 * 86400, samesite="lax")
+    set_session_cookie(request, response, token)
+    saved = parse_language(user.language)
+    if saved:
+        response.set_cookie(LANGUAGE_COOKIE, saved, max_age=YEAR, samesite="lax")
     return response
 
 
@@ -75,7 +97,23 @@ def logout(request: Request, console: ConsoleDep) -> RedirectResponse:
 
 @router.get("", response_class=HTMLResponse)
 def home(request: Request, console: ConsoleDep) -> HTMLResponse:
-    return page(request, "home.html", console=console, modules=MODULES, active="home")
+    invitations = members.invitations_of(console.session, console.user.id)
+    return page(
+        request,
+        "home.html",
+        console=console,
+        modules=MODULES,
+        active="home",
+        invitations=invitations,
+    )
+
+
+@router.post("/invitations/{workspace_id}")
+def answer_invitation(
+    console: ConsoleDep, workspace_id: Id, accept: Annotated[bool, Form()]
+) -> RedirectResponse:
+    members.answer_invitation(console.session, console.user.id, workspace_id, accept=accept)
+    return RedirectResponse("/app", status_code=303)
 
 
 @router.post("/language")
@@ -97,11 +135,11 @@ def set_language(
         if context is not None and auth.check_csrf(context, csrf_token):
             context.user.language = language
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax")
+    response.set_cookie(LANGUAGE_COOKIE, language, max_age=YEAR, samesite="lax")
     return response
 
 
 @router.post("/workspace")
-def switch_workspace(console: ConsoleDep, workspace_id: Annotated[int, Form()]) -> RedirectResponse:
-    auth.switch_workspace(console.session, console.context, workspace_id)
+def switch_workspace(console: ConsoleDep, workspace_id: Annotated[Id, Form()]) -> RedirectResponse:
+    auth.switch_workspace(console.session, console.context, workspace_id, utcnow())
     return RedirectResponse("/app", status_code=303)

@@ -10,14 +10,12 @@ from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
-from guanxi.auth import repository as auth_repo
 from guanxi.auth import service as auth
 from guanxi.auth.principal import Principal
-from guanxi.errors import CsrfFailed, GuanxiError
-from guanxi.http.deps import DB, SAFE_METHODS, SESSION_COOKIE
-from guanxi.i18n import parse_language
-from guanxi.kit.clock import utcnow
+from guanxi.errors import NotAuthenticated
+from guanxi.http.deps import DB, SAFE_METHODS, signed_in
 from guanxi.models import User, Workspace
+from guanxi.workspace import members
 
 
 class LoginRequired(Exception):
@@ -56,23 +54,13 @@ async def csrf_form_token(request: Request) -> str | None:
 
 
 def console(
-    request: Request,
-    session: DB,
-    csrf: Annotated[str | None, Depends(csrf_form_token)],
+    request: Request, session: DB, csrf: Annotated[str | None, Depends(csrf_form_token)]
 ) -> Console:
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        raise LoginRequired()
     try:
-        context = auth.resume_session(session, cookie, utcnow())
-    except GuanxiError as exc:
+        context = signed_in(request, session, csrf)
+    except NotAuthenticated as exc:
         raise LoginRequired() from exc
-    if request.method not in SAFE_METHODS and not auth.check_csrf(context, csrf):
-        raise CsrfFailed()
-    saved = parse_language(context.user.language)
-    if saved and not request.state.language_chosen:
-        request.state.language = saved
-    workspaces = list(auth_repo.workspaces_of(session, context.user.id))
+    workspaces = list(members.workspaces_of(session, context.user.id))
     workspace = next(w for w in workspaces if w.id == context.principal.workspace_id)
     return Console(context.principal, context.user, workspace, workspaces, context, session)
 

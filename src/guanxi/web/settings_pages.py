@@ -16,17 +16,18 @@ from guanxi.auth.permissions import (
     DataScope,
     Role,
 )
-from guanxi.auth.schemas import ApiKeyIn, MemberIn, MemberPatch
+from guanxi.auth.schemas import ApiKeyIn
 from guanxi.errors import GuanxiError
 from guanxi.http.errors import render
 from guanxi.i18n import N_, gettext
 from guanxi.kit.clock import utcnow
+from guanxi.kit.schema import Id
 from guanxi.web.nav import MODULES
 from guanxi.web.render import language_of, page
 from guanxi.web.session import Console, ConsoleDep
 from guanxi.workspace import members
 from guanxi.workspace import service as workspaces
-from guanxi.workspace.schemas import DepartmentIn
+from guanxi.workspace.schemas import DepartmentIn, MemberIn, MemberPatch
 
 router = APIRouter()
 
@@ -46,7 +47,7 @@ def _users_page(
         console.principal,
         role=None,
         department_id=None,
-        is_active=None,
+        status=None,
         q=None,
         sort="name",
         limit=100,
@@ -119,19 +120,22 @@ def add_user(
 def update_user(
     request: Request,
     console: ConsoleDep,
-    user_id: int,
+    user_id: Id,
     role: Annotated[str, Form()],
     data_scope: Annotated[str, Form()],
     department_id: Annotated[str, Form()] = "",
     is_active: Annotated[str, Form()] = "",
+    active_field: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        patch = MemberPatch(
-            role=role,
-            data_scope=data_scope,
-            department_id=department_id or None,
-            is_active=bool(is_active),
-        )
+        fields: dict[str, Any] = {
+            "role": role,
+            "data_scope": data_scope,
+            "department_id": department_id or None,
+        }
+        if active_field:  # invitations have no such switch: the person accepts or not
+            fields["is_active"] = bool(is_active)
+        patch = MemberPatch(**fields)
         members.update_member(console.session, console.principal, user_id, patch)
     except (GuanxiError, ValidationError) as exc:
         console.session.rollback()
@@ -159,34 +163,24 @@ def _keys_page(
     request: Request,
     console: Console,
     *,
+    cursor: str | None = None,
     secret: str | None = None,
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    rows, _ = auth.list_api_keys(
+    rows, next_cursor = auth.list_api_keys(
         console.session,
         console.principal,
         include_revoked=True,
         owner_id=None,
         sort="-created_at",
-        limit=200,
-        cursor=None,
+        limit=50,
+        cursor=cursor,
     )
+    keys = [r.ApiKey for r in rows]
+    owner_ids = {k.owner_id for k in keys}
     owners = (
-        {
-            r.User.id: r.User.name
-            for r in members.list_members(
-                console.session,
-                console.principal,
-                role=None,
-                department_id=None,
-                is_active=None,
-                q=None,
-                sort="name",
-                limit=200,
-                cursor=None,
-            )[0]
-        }
+        members.names(console.session, console.principal, owner_ids)
         if console.principal.can("users:read")
         else {}
     )
@@ -198,7 +192,8 @@ def _keys_page(
         modules=MODULES,
         active="settings",
         tab="api_keys",
-        keys=[r.ApiKey for r in rows],
+        keys=keys,
+        next_cursor=next_cursor,
         owners=owners,
         permissions=sorted(p for p in PERMISSIONS if console.principal.can(p)),
         can_write=console.principal.can("api_keys:write"),
@@ -208,8 +203,8 @@ def _keys_page(
 
 
 @router.get("/api-keys", response_class=HTMLResponse)
-def api_keys(request: Request, console: ConsoleDep) -> HTMLResponse:
-    return _keys_page(request, console)
+def api_keys(request: Request, console: ConsoleDep, cursor: str | None = None) -> HTMLResponse:
+    return _keys_page(request, console, cursor=cursor)
 
 
 @router.post("/api-keys", response_class=HTMLResponse)
@@ -230,6 +225,6 @@ def create_api_key(
 
 
 @router.post("/api-keys/{key_id}/revoke")
-def revoke_api_key(console: ConsoleDep, key_id: int) -> RedirectResponse:
+def revoke_api_key(console: ConsoleDep, key_id: Id) -> RedirectResponse:
     auth.revoke_api_key(console.session, console.principal, key_id, utcnow())
     return RedirectResponse("/app/settings/api-keys", status_code=303)

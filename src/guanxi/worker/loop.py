@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from guanxi.auth import repository as auth_repo
+from guanxi.auth.service import purge_expired_sessions
 from guanxi.db import transaction
 from guanxi.kit.clock import utcnow
 
@@ -33,10 +33,6 @@ class Scheduled:
     run: Task
     next_at: float = 0.0
     failures: int = field(default=0)
-
-
-def purge_expired_sessions(session: Session, now: datetime) -> None:
-    auth_repo.delete_expired_sessions(session, now)
 
 
 def default_schedule() -> list[Scheduled]:

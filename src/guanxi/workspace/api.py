@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from guanxi.auth.permissions import Role
-from guanxi.auth.schemas import MemberIn, MemberOut, MemberPatch
 from guanxi.errors import NotAuthenticated
 from guanxi.http.deps import DB, Actor, CallerDep, Listing
 from guanxi.http.errors import errors
@@ -18,6 +17,10 @@ from guanxi.workspace.schemas import (
     DepartmentIn,
     DepartmentOut,
     DepartmentPatch,
+    MemberIn,
+    MemberOut,
+    MemberPatch,
+    MemberStatus,
     WorkspaceIn,
     WorkspaceOut,
     WorkspacePatch,
@@ -91,7 +94,7 @@ def list_users(
     listing: Listing,
     role: Role | None = None,
     department_id: Annotated[Id | None, Query()] = None,
-    is_active: bool | None = None,
+    status: MemberStatus | None = None,
     q: Annotated[str | None, Query(max_length=120, description="Part of a name or email.")] = None,
 ) -> Page[MemberOut]:
     """Members of the workspace. Sort by ``name``, ``email`` or ``joined_at``."""
@@ -100,7 +103,7 @@ def list_users(
         actor,
         role=role,
         department_id=department_id,
-        is_active=is_active,
+        status=status,
         q=q,
         sort=listing.sort,
         limit=listing.limit,
