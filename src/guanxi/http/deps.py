@@ -6,16 +6,16 @@ and before the response is sent (``scope="function"``), and rolls back when the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from guanxi.auth import service as auth
 from guanxi.auth.principal import Principal
-from guanxi.db import transaction
 from guanxi.errors import CsrfFailed, NotAuthenticated
 from guanxi.i18n import Language, negotiate, parse_language
 from guanxi.kit.clock import utcnow
@@ -26,9 +26,26 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def db(request: Request) -> Iterator[Session]:
-    with transaction(request.app.state.sessionmaker) as session:
+def _finish(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
+async def db(request: Request) -> AsyncIterator[Session]:
+    """``db.transaction`` for a request: async, so that opening the session (no I/O) costs no
+    hop through the thread pool; the commit or rollback runs there, in one hop."""
+    session: Session = request.app.state.sessionmaker()
+    try:
         yield session
+    except BaseException:
+        await run_in_threadpool(_finish, session, False)
+        raise
+    await run_in_threadpool(_finish, session, True)
 
 
 DB = Annotated[Session, Depends(db, scope="function")]
@@ -105,7 +122,8 @@ def caller(request: Request, session: DB) -> Caller:
 CallerDep = Annotated[Caller, Depends(caller, scope="function")]
 
 
-def principal(c: CallerDep) -> Principal:
+async def principal(c: CallerDep) -> Principal:
+    # async: no I/O here, and a sync dependency would cost a hop through the thread pool
     return c.principal
 
 
@@ -119,7 +137,7 @@ class ListParams:
     sort: str | None
 
 
-def list_params(
+async def list_params(
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
     cursor: Annotated[
         str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
