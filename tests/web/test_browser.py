@@ -84,6 +84,18 @@ def test_sign_in_switch_language_and_screenshot(app: FastAPI, page: Page, dialec
     page.click('[data-testid="nav-settings"]')
     expect(page.get_by_test_id("members")).to_contain_text(tenant.admin.email)
     page.screenshot(path=str(ARTIFACTS / f"console-members-zh-{dialect}.png"), full_page=True)
+    # add a member, then change their role in the table (inputs tied to the row's form)
+    form = page.locator('[data-testid="add-member"]')
+    form.locator('input[name="name"]').fill("王芳")
+    form.locator('input[name="email"]').fill(
+        f"wangfang-{dialect}-{tenant.workspace_id}@example.test"
+    )
+    form.locator('input[name="password"]').fill("longenough")
+    form.locator('button[type="submit"]').click()
+    row = page.locator("tr", has_text="王芳")
+    row.locator('select[name="role"]').select_option("cs")
+    row.locator('button[type="submit"]').click()
+    expect(page.locator("tr", has_text="王芳").locator('select[name="role"]')).to_have_value("cs")
     page.click('[data-testid="tab-api-keys"]')
     page.fill('[data-testid="create-key"] input[name="name"]', "浏览器密钥")
     page.check('[data-testid="create-key"] input[value="users:read"]')

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from guanxi.auth.permissions import Role
-from tests.factories import PASSWORD, make_tenant, unique_email
+from tests.factories import PASSWORD, login, make_tenant, unique_email
 
 
 def post_login(
@@ -212,7 +212,6 @@ def test_api_key_screen_shows_the_secret_once_and_revokes(app: FastAPI) -> None:
 def test_workspace_switcher(app: FastAPI) -> None:
     tenant = make_tenant(app)
     api = TestClient(app)
-    from tests.factories import login
 
     csrf = login(api, tenant.admin.email)
     other = api.post(
@@ -230,3 +229,15 @@ def test_workspace_switcher(app: FastAPI) -> None:
     assert "Workspace: 分公司 Branch" in client.get("/app").text
     r = client.post("/app/workspace", data={"workspace_id": "1", "csrf_token": csrf_of(page)})
     assert r.status_code == 403
+
+
+def test_the_language_picked_on_the_sign_in_page_wins_and_is_saved(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    api = TestClient(app)
+    csrf = login(api, tenant.admin.email)
+    api.patch("/api/v1/me", json={"language": "zh_CN"}, headers={"X-CSRF-Token": csrf})
+    client = TestClient(app)
+    client.post("/app/language", data={"language": "en", "next": "/app/login"})
+    assert post_login(client, tenant.admin.email).status_code == 303  # type: ignore[attr-defined]
+    assert "Welcome" in client.get("/app").text
+    assert api.get("/api/v1/me").json()["user"]["language"] == "en"

@@ -79,8 +79,10 @@ def login(
         return _login_page(request, exc.status, next, render(exc, language_of(request)), email)
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(request, response, token)
-    saved = parse_language(user.language)
-    if saved:
+    chosen = parse_language(request.cookies.get(LANGUAGE_COOKIE))
+    if chosen:  # picked on the sign-in page: remember it on the login too
+        user.language = chosen
+    elif saved := parse_language(user.language):
         response.set_cookie(LANGUAGE_COOKIE, saved, max_age=YEAR, samesite="lax")
     return response
 
