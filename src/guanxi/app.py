@@ -9,8 +9,10 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from guanxi import __version__
+from guanxi.account.api import router as account_router
 from guanxi.auth.api import router as auth_router
 from guanxi.config import Settings, get_settings
+from guanxi.contact.api import router as contact_router
 from guanxi.db import make_engine, make_sessionmaker
 from guanxi.http import errors, health, telemetry
 from guanxi.web import mount as mount_console
@@ -55,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install_handlers(app)
     telemetry.install(app)
     app.include_router(health.router)
-    for router in (auth_router, workspace_router):
+    for router in (auth_router, workspace_router, contact_router, account_router):
         app.include_router(errors.declare_error_responses(router), prefix=API_PREFIX)
     mount_console(app)
 

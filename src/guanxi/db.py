@@ -35,12 +35,18 @@ def _refuse_nul(
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
 ) -> None:
     """PostgreSQL cannot store NUL in text and SQLite can: refuse it on both, the same way
-    (the HTTP edge answers 422 ``invalid_value``)."""
-    for row in parameters if executemany else [parameters]:
-        values = row.values() if isinstance(row, dict) else row or ()
-        for value in values:
-            if isinstance(value, str) and "\x00" in value:
+    (the HTTP edge answers 422 ``invalid_value``). Parameters come as a dict, a tuple, a list
+    of either (executemany) or one flat tuple for a multi-row INSERT."""
+    stack = [parameters]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
                 raise DataError(statement, None, ValueError("NUL character in text"))
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

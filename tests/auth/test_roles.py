@@ -33,6 +33,17 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     },
     "/api/v1/users/{user_id}": {"role": "admin"},
     "/api/v1/api-keys": {"name": "mine", "scopes": ["users:read"]},
+    "/api/v1/contacts": {"name": "X"},
+    "/api/v1/contacts/{contact_id}": {"title": "CTO"},
+    "/api/v1/contacts/{contact_id}/identities": {"kind": "email", "value": "v@v.io"},
+    "/api/v1/contacts/{contact_id}/consent/{channel}": {"status": "opt_in"},
+    "/api/v1/contacts/{contact_id}/merge": {"other_id": "1"},
+    "/api/v1/identify": {"identities": [{"kind": "email", "value": "v@v.io"}]},
+    "/api/v1/custom-fields": {"object": "contact", "key": "x", "label": "X", "type": "text"},
+    "/api/v1/custom-fields/{field_id}": {"label": "Y"},
+    "/api/v1/accounts": {"name": "X"},
+    "/api/v1/accounts/{account_id}": {"tier": "KA"},
+    "/api/v1/accounts/{account_id}/contacts/{contact_id}": {"role": "user"},
 }
 
 
@@ -44,7 +55,17 @@ def test_a_viewer_cannot_write_anywhere(app: FastAPI) -> None:
     key_id = (
         TestClient(app).get("/api/v1/api-keys", headers=tenant.admin.auth).json()["items"][0]["id"]
     )
-    ids = {"user_id": target.user_id, "department_id": department, "key_id": key_id}
+    ids = {
+        "user_id": target.user_id,
+        "department_id": department,
+        "key_id": key_id,
+        "contact_id": 1,
+        "account_id": 1,
+        "identity_id": 1,
+        "merge_id": 1,
+        "field_id": 1,
+        "channel": "email",
+    }
     client = TestClient(app)
     as_viewer = {"X-CSRF-Token": login(client, viewer.email)}  # a viewer works through a session
     before = client.get("/api/v1/users?limit=200", headers=tenant.admin.auth).text
@@ -76,7 +97,15 @@ def test_a_viewer_reads(app: FastAPI) -> None:
     assert client.get("/api/v1/workspace").status_code == 200
     me = client.get("/api/v1/me").json()
     assert me["permissions"] == sorted(
-        ["workspace:read", "departments:read", "users:read", "api_keys:read"]
+        [
+            "workspace:read",
+            "departments:read",
+            "users:read",
+            "api_keys:read",
+            "fields:read",
+            "contacts:read",
+            "accounts:read",
+        ]
     )
 
 

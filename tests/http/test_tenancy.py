@@ -24,11 +24,24 @@ ID_KINDS = {
     "department_id": "department",
     "key_id": "api_key",
     "workspace_id": "workspace",
+    "contact_id": "contact",
+    "account_id": "account",
+    "identity_id": "identity",
+    "merge_id": "merge",
+    "field_id": "field",
+    "channel": "channel",
 }
 # A valid body for every operation with a path id and a request body.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/api/v1/departments/{department_id}"): {"name": "renamed"},
     ("patch", "/api/v1/users/{user_id}"): {"role": "viewer"},
+    ("patch", "/api/v1/contacts/{contact_id}"): {"title": "CTO"},
+    ("post", "/api/v1/contacts/{contact_id}/identities"): {"kind": "email", "value": "z@z.io"},
+    ("put", "/api/v1/contacts/{contact_id}/consent/{channel}"): {"status": "opt_out"},
+    ("post", "/api/v1/contacts/{contact_id}/merge"): {"other_id": "1"},
+    ("patch", "/api/v1/custom-fields/{field_id}"): {"label": "renamed"},
+    ("patch", "/api/v1/accounts/{account_id}"): {"tier": "KA"},
+    ("put", "/api/v1/accounts/{account_id}/contacts/{contact_id}"): {"role": "user"},
 }
 
 
@@ -43,9 +56,35 @@ def operations_with_ids(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:
     return found
 
 
-def victim_ids(victim: Tenant) -> dict[str, int]:
+def victim_ids(victim: Tenant) -> dict[str, Any]:
     department = victim.department("Victim dept")
     member = victim.add(Role.sales, department_id=department)
+    api, h = TestClient(victim.app), victim.admin.auth
+    field = api.post(
+        "/api/v1/custom-fields",
+        json={"object": "contact", "key": "vip", "label": "VIP", "type": "boolean"},
+        headers=h,
+    ).json()
+    contact = api.post(
+        "/api/v1/contacts",
+        json={"name": "Victim", "email": "victim@example.test", "custom": {"vip": True}},
+        headers=h,
+    ).json()
+    twin = api.post(
+        "/api/v1/contacts", json={"name": "Twin", "phone": "13800000000"}, headers=h
+    ).json()
+    merge = api.post(
+        f"/api/v1/contacts/{contact['id']}/merge", json={"other_id": twin["id"]}, headers=h
+    ).json()
+    account = api.post(
+        "/api/v1/accounts", json={"name": "Victim Co", "domain": "victim.example"}, headers=h
+    ).json()
+    api.put(
+        f"/api/v1/accounts/{account['id']}/contacts/{contact['id']}",
+        json={"role": "champion"},
+        headers=h,
+    )
+    identity = api.get(f"/api/v1/contacts/{contact['id']}", headers=h).json()["identities"][0]
     with victim.session() as s:
         from guanxi.auth import repository
 
@@ -56,6 +95,12 @@ def victim_ids(victim: Tenant) -> dict[str, int]:
             "department": department,
             "api_key": key_id.id,
             "workspace": victim.workspace_id,
+            "contact": contact["id"],
+            "account": account["id"],
+            "identity": identity["id"],
+            "merge": merge["id"],
+            "field": field["id"],
+            "channel": "email",
         }
 
 
@@ -65,6 +110,10 @@ def snapshot(victim: Tenant) -> str:
     parts = [
         client.get("/api/v1/users?limit=200", headers=h).text,
         client.get("/api/v1/departments", headers=h).text,
+        client.get("/api/v1/contacts?limit=200", headers=h).text,
+        client.get("/api/v1/contacts?limit=200&status=merged", headers=h).text,
+        client.get("/api/v1/accounts?limit=200", headers=h).text,
+        client.get("/api/v1/custom-fields", headers=h).text,
         re.sub(
             r'"last_used_at":"[^"]*"',
             "",

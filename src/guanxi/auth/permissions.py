@@ -52,19 +52,30 @@ DEFAULT_DATA_SCOPE: dict[Role, DataScope] = {
     Role.viewer: DataScope.all,
 }
 
-AREAS: tuple[str, ...] = ("workspace", "departments", "users", "api_keys")
+AREAS: tuple[str, ...] = (
+    "workspace",
+    "departments",
+    "users",
+    "api_keys",
+    "fields",
+    "contacts",
+    "accounts",
+)
 PERMISSIONS: frozenset[str] = frozenset(f"{a}:{x}" for a in AREAS for x in ("read", "write"))
 
 _READ_ALL = frozenset(p for p in PERMISSIONS if p.endswith(":read"))
 
+# Every member may hold personal API keys for their own integrations and work on the customer
+# data their scope shows them, except viewers, who write nothing. Custom field definitions and
+# the workspace itself are the administrators'.
+_MEMBER = _READ_ALL | {"api_keys:write", "contacts:write", "accounts:write"}
+
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.admin: PERMISSIONS,
-    # Every member may hold personal API keys for their own integrations, except viewers,
-    # who write nothing.
-    Role.marketer: _READ_ALL | {"api_keys:write"},
-    Role.sdr: _READ_ALL | {"api_keys:write"},
-    Role.sales: _READ_ALL | {"api_keys:write"},
-    Role.cs: _READ_ALL | {"api_keys:write"},
+    Role.marketer: _MEMBER,
+    Role.sdr: _MEMBER,
+    Role.sales: _MEMBER,
+    Role.cs: _MEMBER,
     Role.viewer: _READ_ALL,
 }
 

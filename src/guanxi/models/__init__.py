@@ -1,7 +1,26 @@
 """ORM models: one file per table group. Import this package to register every table."""
 
+from guanxi.models.account import Account, ContactAccount
 from guanxi.models.auth import ApiKey, Membership, User, UserSession
 from guanxi.models.base import Base
+from guanxi.models.contact import Contact, ContactConsent, ContactMerge, CustomField, Identity
+from guanxi.models.event import Event
 from guanxi.models.workspace import Department, Workspace
 
-__all__ = ["ApiKey", "Base", "Department", "Membership", "User", "UserSession", "Workspace"]
+__all__ = [
+    "Account",
+    "ApiKey",
+    "Base",
+    "Contact",
+    "ContactAccount",
+    "ContactConsent",
+    "ContactMerge",
+    "CustomField",
+    "Department",
+    "Event",
+    "Identity",
+    "Membership",
+    "User",
+    "UserSession",
+    "Workspace",
+]

@@ -1,0 +1,1 @@
+"""Accounts (companies) and the contacts that work there, with their roles and org chart."""

@@ -1,0 +1,281 @@
+"""Accounts: companies, matched by domain or normalised name, and the contacts who work there."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, or_, select, true
+from sqlalchemy.orm import Session
+
+from guanxi.account.schemas import AccountIn, LinkIn, MemberLinkOut
+from guanxi.auth import service as auth
+from guanxi.auth.principal import Principal
+from guanxi.contact import fields as custom_fields
+from guanxi.contact import normalise
+from guanxi.contact import service as contacts
+from guanxi.contact.normalise import InvalidValue
+from guanxi.errors import BadRequest, NotFound
+from guanxi.i18n import N_
+from guanxi.kit.pagination import SortSpec, paginate
+from guanxi.models import Account, Contact, ContactAccount
+
+
+class ReportsOutside(BadRequest):
+    code = "reports_to_outside_account"
+    message = N_("A contact can only report to someone at the same account, and not to themselves.")
+
+
+def visible(session: Session, actor: Principal) -> ColumnElement[bool]:
+    owners = auth.visible_owner_ids(session, actor)
+    if owners is None:
+        return true()
+    if actor.data_scope.value == "own":
+        return Account.owner_id.in_(owners)
+    return or_(Account.owner_id.in_(owners), Account.owner_id.is_(None))
+
+
+def get(session: Session, actor: Principal, account_id: int, *, write: bool = False) -> Account:
+    actor.require("accounts:write" if write else "accounts:read")
+    stmt = select(Account).where(
+        Account.workspace_id == actor.workspace_id,
+        Account.id == account_id,
+        visible(session, actor),
+    )
+    account = session.scalar(stmt)
+    if account is None:
+        raise NotFound(resource=N_("Account"))
+    return account
+
+
+ACCOUNT_SORT = SortSpec(
+    fields={
+        "created_at": Account.created_at,
+        "name": Account.name_key,
+        "updated_at": Account.updated_at,
+    },
+    tiebreak=Account.id,
+    default="name",
+)
+
+
+def list_accounts(
+    session: Session,
+    actor: Principal,
+    *,
+    q: str | None,
+    tier: str | None,
+    industry: str | None,
+    owner_id: int | None,
+    sort: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[Row[Any]], str | None]:
+    actor.require("accounts:read")
+    stmt = select(Account).where(
+        Account.workspace_id == actor.workspace_id, visible(session, actor)
+    )
+    if q:
+        like = f"%{normalise.company_key(q) or q.strip().lower()}%"
+        stmt = stmt.where(
+            or_(Account.name_key.like(like), Account.domain.like(f"%{q.strip().lower()}%"))
+        )
+    if tier is not None:
+        stmt = stmt.where(Account.tier == tier)
+    if industry is not None:
+        stmt = stmt.where(Account.industry == industry)
+    if owner_id is not None:
+        stmt = stmt.where(Account.owner_id == owner_id)
+    return paginate(session, stmt, ACCOUNT_SORT, sort=sort, limit=limit, cursor=cursor)
+
+
+def _clean(
+    session: Session, workspace_id: int, values: dict[str, Any], *, complete: bool
+) -> dict[str, Any]:
+    contacts.check_owner(session, workspace_id, values.get("owner_id"))
+    try:
+        if values.get("domain"):
+            values["domain"] = normalise.domain(values["domain"])
+        if values.get("custom") is not None:
+            definitions = custom_fields.definitions(session, workspace_id, "account")
+            values["custom"] = custom_fields.validate(
+                definitions, values["custom"], complete=complete
+            )
+    except InvalidValue as exc:
+        raise contacts.InvalidField(reason=str(exc)) from exc
+    if values.get("name"):
+        values["name_key"] = normalise.company_key(values["name"]) or values["name"].strip().lower()
+    return values
+
+
+def match(
+    session: Session, workspace_id: int, name: str | None, domain: str | None
+) -> Account | None:
+    """The account a company name or domain means: domain first, then the normalised name."""
+    if domain:
+        found = session.scalar(
+            select(Account)
+            .where(Account.workspace_id == workspace_id, Account.domain == domain)
+            .order_by(Account.id)
+            .limit(1)
+        )
+        if found is not None:
+            return found
+    if name:
+        key = normalise.company_key(name) or name.strip().lower()
+        return session.scalar(
+            select(Account)
+            .where(Account.workspace_id == workspace_id, Account.name_key == key)
+            .order_by(Account.id)
+            .limit(1)
+        )
+    return None
+
+
+def create(session: Session, actor: Principal, data: AccountIn, now: datetime) -> Account:
+    actor.require("accounts:write")
+    values = _clean(session, actor.workspace_id, data.model_dump(), complete=True)
+    account = Account(workspace_id=actor.workspace_id, created_at=now, updated_at=now, **values)
+    session.add(account)
+    session.flush()
+    return account
+
+
+def update(
+    session: Session, actor: Principal, account_id: int, changes: Mapping[str, Any], now: datetime
+) -> Account:
+    account = get(session, actor, account_id, write=True)
+    values = _clean(session, actor.workspace_id, dict(changes), complete=False)
+    if "custom" in values:
+        custom = dict(account.custom or {})
+        custom.update(values.pop("custom") or {})
+        account.custom = {k: v for k, v in custom.items() if v is not None}
+    for name, value in values.items():
+        setattr(account, name, value)
+    account.updated_at = now
+    session.flush()
+    return account
+
+
+def link(
+    session: Session,
+    actor: Principal,
+    account_id: int,
+    contact_id: int,
+    data: LinkIn,
+    now: datetime,
+) -> ContactAccount:
+    """Put a contact at an account (or change their role, title or manager there)."""
+    account = get(session, actor, account_id, write=True)
+    contact = contacts.get(session, actor, contact_id, write=True)
+    if data.reports_to_id is not None:
+        boss = session.get(ContactAccount, (actor.workspace_id, data.reports_to_id, account.id))
+        if (
+            boss is None
+            or data.reports_to_id == contact.id
+            or _reports_chain(session, account.id, data.reports_to_id, contact.id)
+        ):
+            raise ReportsOutside()
+    row = session.get(ContactAccount, (actor.workspace_id, contact.id, account.id))
+    if row is None:
+        row = ContactAccount(
+            workspace_id=actor.workspace_id,
+            contact_id=contact.id,
+            account_id=account.id,
+            created_at=now,
+        )
+        session.add(row)
+    row.role, row.title, row.reports_to_id = data.role, data.title, data.reports_to_id
+    session.flush()
+    return row
+
+
+def _reports_chain(session: Session, account_id: int, start: int, target: int) -> bool:
+    """Whether ``target`` is ``start`` or among its managers: making ``start`` the manager of
+    ``target`` would then close a loop."""
+    rows = session.execute(
+        select(ContactAccount.contact_id, ContactAccount.reports_to_id).where(
+            ContactAccount.account_id == account_id
+        )
+    ).all()
+    boss = {c: r for c, r in rows}
+    seen: set[int] = set()
+    current: int | None = start
+    while current is not None and current not in seen:
+        if current == target:
+            return True
+        seen.add(current)
+        current = boss.get(current)
+    return False
+
+
+def unlink(session: Session, actor: Principal, account_id: int, contact_id: int) -> None:
+    account = get(session, actor, account_id, write=True)
+    row = session.get(ContactAccount, (actor.workspace_id, contact_id, account.id))
+    if row is None:
+        raise NotFound(resource=N_("Contact"))
+    for report in session.scalars(
+        select(ContactAccount).where(
+            ContactAccount.workspace_id == actor.workspace_id,
+            ContactAccount.account_id == account.id,
+            ContactAccount.reports_to_id == contact_id,
+        )
+    ):
+        report.reports_to_id = row.reports_to_id  # their manager's manager takes them
+    session.delete(row)
+    session.flush()
+
+
+def org_chart(session: Session, actor: Principal, account_id: int) -> list[MemberLinkOut]:
+    """The account's active contacts as a forest: people who report to no one at the top."""
+    account = get(session, actor, account_id)
+    rows = session.execute(
+        select(ContactAccount, Contact)
+        .join(
+            Contact,
+            (Contact.workspace_id == ContactAccount.workspace_id)
+            & (Contact.id == ContactAccount.contact_id),
+        )
+        .where(
+            ContactAccount.workspace_id == actor.workspace_id,
+            ContactAccount.account_id == account.id,
+            Contact.status == "active",
+        )
+        .order_by(Contact.name_key, Contact.id)
+    ).all()
+    nodes = {
+        link_.contact_id: MemberLinkOut(
+            contact_id=link_.contact_id,
+            name=c.name,
+            email=c.email,
+            role=link_.role,
+            title=link_.title,
+            reports_to_id=link_.reports_to_id,
+        )
+        for link_, c in rows
+    }
+    roots: list[MemberLinkOut] = []
+    for node in nodes.values():
+        parent = nodes.get(node.reports_to_id) if node.reports_to_id is not None else None
+        (parent.reports if parent is not None else roots).append(node)
+    return roots
+
+
+def accounts_of(
+    session: Session, actor: Principal, contact_id: int
+) -> list[tuple[Account, ContactAccount]]:
+    stmt = (
+        select(Account, ContactAccount)
+        .join(
+            ContactAccount,
+            (ContactAccount.workspace_id == Account.workspace_id)
+            & (ContactAccount.account_id == Account.id),
+        )
+        .where(
+            ContactAccount.workspace_id == actor.workspace_id,
+            ContactAccount.contact_id == contact_id,
+        )
+        .order_by(Account.name_key)
+    )
+    return [(a, link_) for a, link_ in session.execute(stmt).all()]

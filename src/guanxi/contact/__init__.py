@@ -1,0 +1,1 @@
+"""Contacts: one real person, whatever channels they use."""

@@ -1,0 +1,265 @@
+"""Routes for contacts: the list, the 360° view, identities, consent, timeline, identify and
+merges; and custom field definitions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
+
+from guanxi.account import service as accounts
+from guanxi.account.schemas import AccountOut, ContactAccountOut
+from guanxi.contact import fields as custom_fields
+from guanxi.contact import service
+from guanxi.contact.schemas import (
+    Channel,
+    ConsentIn,
+    ConsentOut,
+    ContactIn,
+    ContactOut,
+    ContactPatch,
+    CustomFieldIn,
+    CustomFieldOut,
+    CustomFieldPatch,
+    IdentifyIn,
+    IdentifyOut,
+    IdentityIn,
+    IdentityOut,
+    MergeIn,
+    MergeOut,
+)
+from guanxi.event import service as events
+from guanxi.event.schemas import EventOut
+from guanxi.http.deps import DB, Actor, Listing
+from guanxi.http.errors import errors
+from guanxi.identity import repository as identities
+from guanxi.identity import service as resolution
+from guanxi.kit.clock import utcnow
+from guanxi.kit.page import Page
+from guanxi.kit.schema import Id
+
+router = APIRouter(tags=["contacts"])
+
+
+class Contact360(BaseModel):
+    contact: ContactOut
+    identities: list[IdentityOut]
+    accounts: list[ContactAccountOut]
+    consent: list[ConsentOut]
+    merges: list[MergeOut]
+
+
+def _custom_filters(request: Request) -> dict[str, str]:
+    return {
+        k.removeprefix("custom."): v
+        for k, v in request.query_params.items()
+        if k.startswith("custom.") and len(k) > 7
+    }
+
+
+@router.get("/contacts", response_model=Page[ContactOut])
+def list_contacts(
+    request: Request,
+    actor: Actor,
+    session: DB,
+    listing: Listing,
+    q: Annotated[
+        str | None, Query(max_length=120, description="Part of a name, email or phone.")
+    ] = None,
+    owner_id: Annotated[Id | None, Query()] = None,
+    stage: Annotated[str | None, Query(max_length=32)] = None,
+    source: Annotated[str | None, Query(max_length=120)] = None,
+    account_id: Annotated[Id | None, Query()] = None,
+    status: Literal["active", "merged"] = "active",
+) -> Page[ContactOut]:
+    """Contacts your data scope shows. Sort by ``created_at``, ``updated_at`` or ``name``; filter
+    custom fields with ``custom.<key>=<value>``."""
+    rows, cursor = service.list_contacts(
+        session,
+        actor,
+        q=q,
+        owner_id=owner_id,
+        stage=stage,
+        source=source,
+        account_id=account_id,
+        status=status,
+        custom=_custom_filters(request),
+        sort=listing.sort,
+        limit=listing.limit,
+        cursor=listing.cursor,
+    )
+    return Page(items=[ContactOut.model_validate(r.Contact) for r in rows], next_cursor=cursor)
+
+
+@router.post("/contacts", response_model=ContactOut, status_code=201, responses=errors(404))
+def create_contact(data: ContactIn, actor: Actor, session: DB) -> ContactOut:
+    """Create a contact. Identities already held by another contact are refused with 409
+    ``identity_taken`` (its id in ``details``): use ``/identify`` to find-or-create and merge."""
+    contact = resolution.create_contact(session, actor, data, data.identities, utcnow())
+    return ContactOut.model_validate(contact)
+
+
+@router.get("/contacts/{contact_id}", response_model=Contact360)
+def get_contact(contact_id: Id, actor: Actor, session: DB) -> Contact360:
+    """The 360° view: profile, identities, accounts with roles, consent and merge history. A
+    merged contact answers with ``status: merged`` and ``merged_into_id``."""
+    contact = service.get(session, actor, contact_id)
+    return Contact360(
+        contact=ContactOut.model_validate(contact),
+        identities=[
+            IdentityOut.model_validate(i)
+            for i in identities.of_contacts(session, actor.workspace_id, [contact.id])
+        ],
+        accounts=[
+            ContactAccountOut(
+                account=AccountOut.model_validate(a),
+                role=link.role,
+                title=link.title,
+                reports_to_id=link.reports_to_id,
+            )
+            for a, link in accounts.accounts_of(session, actor, contact.id)
+        ],
+        consent=[
+            ConsentOut.model_validate(c)
+            for c in service.consents(session, actor.workspace_id, contact.id)
+        ],
+        merges=[
+            MergeOut.model_validate(m)
+            for m in identities.merges_of(session, actor.workspace_id, contact.id)
+        ],
+    )
+
+
+@router.patch("/contacts/{contact_id}", response_model=ContactOut)
+def update_contact(contact_id: Id, data: ContactPatch, actor: Actor, session: DB) -> ContactOut:
+    """Change fields. A new email or phone also becomes an identity (409 if another contact has
+    it); the old one stays among the identities."""
+    return ContactOut.model_validate(
+        resolution.update_contact(session, actor, contact_id, data.changes(), utcnow())
+    )
+
+
+@router.get("/contacts/{contact_id}/timeline", response_model=Page[EventOut])
+def timeline(
+    contact_id: Id,
+    actor: Actor,
+    session: DB,
+    listing: Listing,
+    type: Annotated[
+        list[str] | None, Query(max_length=20, description="Only these event types.")
+    ] = None,
+) -> Page[EventOut]:
+    """Every event of the contact (merged contacts' included), newest first."""
+    contact = service.get(session, actor, contact_id)
+    rows, cursor = events.timeline(
+        session,
+        actor.workspace_id,
+        contact.id,
+        types=type or [],
+        limit=listing.limit,
+        cursor=listing.cursor,
+    )
+    return Page(items=[EventOut.model_validate(r.Event) for r in rows], next_cursor=cursor)
+
+
+@router.post("/contacts/{contact_id}/identities", response_model=IdentityOut, status_code=201)
+def add_identity(contact_id: Id, data: IdentityIn, actor: Actor, session: DB) -> IdentityOut:
+    return IdentityOut.model_validate(
+        resolution.add_identity(session, actor, contact_id, data, utcnow())
+    )
+
+
+@router.delete("/contacts/{contact_id}/identities/{identity_id}", status_code=204)
+def remove_identity(contact_id: Id, identity_id: Id, actor: Actor, session: DB) -> Response:
+    resolution.remove_identity(session, actor, contact_id, identity_id)
+    return Response(status_code=204)
+
+
+@router.put("/contacts/{contact_id}/consent/{channel}", response_model=ConsentOut)
+def set_consent(
+    contact_id: Id, channel: Channel, data: ConsentIn, actor: Actor, session: DB
+) -> ConsentOut:
+    """Record an opt-in or opt-out for one channel, with its source."""
+    row = service.set_consent(
+        session, actor, contact_id, channel, data.status, data.source, utcnow()
+    )
+    return ConsentOut.model_validate(row)
+
+
+@router.post("/identify", response_model=IdentifyOut, responses=errors(404))
+def identify(data: IdentifyIn, actor: Actor, session: DB) -> IdentifyOut:
+    """Find or create the person these identities name, merging the contacts they prove to be
+    one person (409 ``identity_conflict`` when they name different people), fill in attributes,
+    and record events on the result. Channels, forms and integrations call this."""
+    now = utcnow()
+    result = resolution.identify(
+        session,
+        actor,
+        data.identities,
+        data.attributes,
+        overwrite=data.overwrite,
+        source=data.source,
+        now=now,
+    )
+    recorded = events.record(
+        session, actor.workspace_id, result.contact.id, data.events, source=data.source, now=now
+    )
+    return IdentifyOut(
+        contact=ContactOut.model_validate(result.contact),
+        created=result.created,
+        merges=[MergeOut.model_validate(m) for m in result.merges],
+        events_recorded=recorded,
+    )
+
+
+@router.post("/contacts/{contact_id}/merge", response_model=MergeOut)
+def merge(contact_id: Id, data: MergeIn, actor: Actor, session: DB) -> MergeOut:
+    """Merge another contact into this one (this one survives); undo with ``/merges/{id}/undo``."""
+    return MergeOut.model_validate(
+        resolution.merge_manual(session, actor, contact_id, data.other_id, utcnow())
+    )
+
+
+@router.post("/merges/{merge_id}/undo", response_model=MergeOut)
+def undo_merge(merge_id: Id, actor: Actor, session: DB) -> MergeOut:
+    """Restore the merged contact with its identities, account links, events and fields."""
+    return MergeOut.model_validate(resolution.undo(session, actor, merge_id, utcnow()))
+
+
+@router.get("/custom-fields", response_model=Page[CustomFieldOut])
+def list_fields(
+    actor: Actor, session: DB, object: Literal["contact", "account"] | None = None
+) -> Page[CustomFieldOut]:
+    items = [
+        CustomFieldOut.model_validate(f) for f in custom_fields.list_fields(session, actor, object)
+    ]
+    return Page(items=items, next_cursor=None)
+
+
+@router.post("/custom-fields", response_model=CustomFieldOut, status_code=201)
+def create_field(data: CustomFieldIn, actor: Actor, session: DB) -> CustomFieldOut:
+    field = custom_fields.create_field(
+        session,
+        actor,
+        obj=data.object,
+        key=data.key,
+        label=data.label,
+        kind=data.type,
+        options=data.options,
+        required=data.required,
+    )
+    return CustomFieldOut.model_validate(field)
+
+
+@router.get("/custom-fields/{field_id}", response_model=CustomFieldOut)
+def get_field(field_id: Id, actor: Actor, session: DB) -> CustomFieldOut:
+    return CustomFieldOut.model_validate(custom_fields.get_field(session, actor, field_id))
+
+
+@router.patch("/custom-fields/{field_id}", response_model=CustomFieldOut)
+def update_field(field_id: Id, data: CustomFieldPatch, actor: Actor, session: DB) -> CustomFieldOut:
+    """Change the label, options or whether it is required (not the key or type)."""
+    return CustomFieldOut.model_validate(
+        custom_fields.update_field(session, actor, field_id, data.changes())
+    )

@@ -1,0 +1,202 @@
+"""Contact rows: visibility by data scope, reading and listing, field updates, consent.
+
+Identities (and therefore creating contacts, email/phone changes and merges) go through
+``guanxi.identity.service``, which calls this module for the rows themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, or_, select, true
+from sqlalchemy.orm import Session
+
+from guanxi.auth import service as auth
+from guanxi.auth.principal import Principal
+from guanxi.contact import fields as custom_fields
+from guanxi.contact import normalise
+from guanxi.contact.normalise import InvalidValue
+from guanxi.errors import NotFound, ValidationFailed
+from guanxi.i18n import N_
+from guanxi.kit.pagination import SortSpec, paginate
+from guanxi.models import Contact, ContactAccount, ContactConsent
+from guanxi.workspace import members
+
+
+class InvalidField(ValidationFailed):
+    code = "invalid_field"
+    message = N_("A field is not valid: {reason}")
+
+
+def visible(session: Session, actor: Principal) -> ColumnElement[bool]:
+    """Contacts ``actor`` may see: own scope, their own; team scope, their team's and the
+    unowned (the pool); all scope, every contact."""
+    owners = auth.visible_owner_ids(session, actor)
+    if owners is None:
+        return true()
+    if actor.data_scope.value == "own":
+        return Contact.owner_id.in_(owners)
+    return or_(Contact.owner_id.in_(owners), Contact.owner_id.is_(None))
+
+
+def get(session: Session, actor: Principal, contact_id: int, *, write: bool = False) -> Contact:
+    actor.require("contacts:write" if write else "contacts:read")
+    stmt = select(Contact).where(
+        Contact.workspace_id == actor.workspace_id,
+        Contact.id == contact_id,
+        visible(session, actor),
+    )
+    contact = session.scalar(stmt)
+    if contact is None or (write and contact.status != "active"):
+        raise NotFound(resource=N_("Contact"))
+    return contact
+
+
+CONTACT_SORT = SortSpec(
+    fields={
+        "created_at": Contact.created_at,
+        "updated_at": Contact.updated_at,
+        "name": Contact.name_key,
+    },
+    tiebreak=Contact.id,
+    default="-created_at",
+)
+
+
+def list_contacts(
+    session: Session,
+    actor: Principal,
+    *,
+    q: str | None,
+    owner_id: int | None,
+    stage: str | None,
+    source: str | None,
+    account_id: int | None,
+    status: str,
+    custom: Mapping[str, str],
+    sort: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[Row[Any]], str | None]:
+    actor.require("contacts:read")
+    stmt = select(Contact).where(
+        Contact.workspace_id == actor.workspace_id,
+        Contact.status == status,
+        visible(session, actor),
+    )
+    if q:
+        text = q.strip().lower()
+        like = f"%{text}%"
+        stmt = stmt.where(
+            or_(Contact.name_key.like(like), Contact.email.like(like), Contact.phone.like(like))
+        )
+    if owner_id is not None:
+        stmt = stmt.where(Contact.owner_id == owner_id)
+    if stage is not None:
+        stmt = stmt.where(Contact.stage == stage)
+    if source is not None:
+        stmt = stmt.where(Contact.source == source)
+    if account_id is not None:
+        stmt = stmt.where(
+            Contact.id.in_(
+                select(ContactAccount.contact_id).where(
+                    ContactAccount.workspace_id == actor.workspace_id,
+                    ContactAccount.account_id == account_id,
+                )
+            )
+        )
+    definitions = (
+        custom_fields.definitions(session, actor.workspace_id, "contact") if custom else {}
+    )
+    for key, value in custom.items():
+        if key not in definitions:
+            raise InvalidField(reason=f"custom.{key}: no such custom field")
+        stmt = stmt.where(Contact.custom[key].as_string() == value)
+    return paginate(session, stmt, CONTACT_SORT, sort=sort, limit=limit, cursor=cursor)
+
+
+def check_owner(session: Session, workspace_id: int, owner_id: int | None) -> None:
+    if owner_id is not None and members.active_membership(session, workspace_id, owner_id) is None:
+        raise NotFound(resource=N_("Member"))
+
+
+def clean_custom(
+    session: Session, workspace_id: int, values: Mapping[str, Any], *, complete: bool
+) -> dict[str, Any]:
+    definitions = custom_fields.definitions(session, workspace_id, "contact")
+    try:
+        return custom_fields.validate(definitions, values, complete=complete)
+    except InvalidValue as exc:
+        raise InvalidField(reason=str(exc)) from exc
+
+
+def new_contact(
+    session: Session, workspace_id: int, values: Mapping[str, Any], now: datetime
+) -> Contact:
+    """A new active contact row from already-validated standard fields and ``custom``."""
+    contact = Contact(workspace_id=workspace_id, custom={}, created_at=now, updated_at=now)
+    apply(contact, values, overwrite=True, now=now)
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def apply(
+    contact: Contact, values: Mapping[str, Any], *, overwrite: bool, now: datetime
+) -> dict[str, Any]:
+    """Set standard fields and custom keys; without ``overwrite`` only empty ones are filled.
+    A custom value of None clears its key. Returns what changed."""
+    changed: dict[str, Any] = {}
+    for name, value in values.items():
+        if name == "custom":
+            custom = dict(contact.custom or {})
+            for key, item in value.items():
+                if item is None:
+                    if key in custom and overwrite:
+                        changed[f"custom.{key}"] = custom.pop(key)
+                elif (overwrite or custom.get(key) in (None, "")) and custom.get(key) != item:
+                    custom[key] = item
+                    changed[f"custom.{key}"] = item
+            contact.custom = custom
+            continue
+        current = getattr(contact, name)
+        if value is None and not overwrite:
+            continue
+        if (overwrite or current in (None, "")) and current != value:
+            setattr(contact, name, value)
+            changed[name] = value
+    if "name" in changed:
+        contact.name_key = normalise.name_key(contact.name) if contact.name else None
+    if changed:
+        contact.updated_at = now
+    return changed
+
+
+def consents(session: Session, workspace_id: int, contact_id: int) -> Sequence[ContactConsent]:
+    stmt = select(ContactConsent).where(
+        ContactConsent.workspace_id == workspace_id, ContactConsent.contact_id == contact_id
+    )
+    return session.scalars(stmt.order_by(ContactConsent.channel)).all()
+
+
+def set_consent(
+    session: Session,
+    actor: Principal,
+    contact_id: int,
+    channel: str,
+    status: str,
+    source: str | None,
+    now: datetime,
+) -> ContactConsent:
+    contact = get(session, actor, contact_id, write=True)
+    row = session.get(ContactConsent, (actor.workspace_id, contact.id, channel))
+    if row is None:
+        row = ContactConsent(
+            workspace_id=actor.workspace_id, contact_id=contact.id, channel=channel
+        )
+        session.add(row)
+    row.status, row.source, row.updated_at = status, source, now
+    session.flush()
+    return row

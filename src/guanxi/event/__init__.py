@@ -1,0 +1,1 @@
+"""Events: immutable, timestamped interactions that drive everything else."""

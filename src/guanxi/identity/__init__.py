@@ -1,0 +1,1 @@
+"""Identities and identity resolution: one person, one profile (一人一档)."""
