@@ -43,7 +43,7 @@ def list_accounts(
     return Page(items=[AccountOut.model_validate(r.Account) for r in rows], next_cursor=cursor)
 
 
-@router.post("/accounts", response_model=AccountOut, status_code=201)
+@router.post("/accounts", response_model=AccountOut, status_code=201, responses=errors(404))
 def create_account(data: AccountIn, actor: Actor, session: DB) -> AccountOut:
     return AccountOut.model_validate(service.create(session, actor, data, utcnow()))
 

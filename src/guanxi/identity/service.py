@@ -41,7 +41,7 @@ class IdentityConflict(Conflict):
 
 class MergeNotUndoable(Conflict):
     code = "merge_not_undoable"
-    message = N_("This merge cannot be undone: {reason}")
+    message = N_("This merge cannot be done or undone: {reason}")
 
 
 class WholeWorkspaceNeeded(Forbidden):
@@ -104,6 +104,8 @@ def _values(
 ) -> dict[str, Any]:
     values = data.model_dump(exclude_unset=True, exclude={"identities"})
     contacts.check_owner(session, workspace_id, values.get("owner_id"))
+    if complete:
+        values.setdefault("custom", {})
     if "custom" in values:
         values["custom"] = contacts.clean_custom(
             session, workspace_id, values["custom"], complete=complete
@@ -298,7 +300,7 @@ def merge(
     events move; ``merged`` stays as a record (status merged) and the log says what moved."""
     ws = survivor.workspace_id
     if survivor.id == merged.id or merged.status != "active" or survivor.status != "active":
-        raise MergeNotUndoable(reason="both contacts must be distinct and active")
+        raise MergeNotUndoable(reason=N_("both contacts must be distinct and active"))
     theirs = repo.of_contacts(session, ws, [merged.id])
     clash = rules.conflicts(_keys(repo.of_contacts(session, ws, [survivor.id])), _keys(theirs))
     if clash:
@@ -407,10 +409,10 @@ def undo(session: Session, actor: Principal, merge_id: int, now: datetime) -> Co
     survivor = contacts.get(session, actor, log.survivor_id)
     merged = _contact(session, ws, log.merged_id)
     if log.undone_at is not None:
-        raise MergeNotUndoable(reason="it was undone already")
+        raise MergeNotUndoable(reason=N_("it was undone already"))
     if survivor.status != "active":
         raise MergeNotUndoable(
-            reason="the surviving contact was merged again since; undo that first"
+            reason=N_("the surviving contact was merged again since; undo that first")
         )
     origins = {merged.id}
     frontier = {merged.id}
