@@ -15,6 +15,7 @@ from guanxi.config import Settings, get_settings
 from guanxi.contact.api import router as contact_router
 from guanxi.db import make_engine, make_sessionmaker
 from guanxi.http import errors, health, telemetry
+from guanxi.importer.api import router as import_router
 from guanxi.web import mount as mount_console
 from guanxi.workspace.api import router as workspace_router
 
@@ -57,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install_handlers(app)
     telemetry.install(app)
     app.include_router(health.router)
-    for router in (auth_router, workspace_router, contact_router, account_router):
+    for router in (auth_router, workspace_router, contact_router, account_router, import_router):
         app.include_router(errors.declare_error_responses(router), prefix=API_PREFIX)
     mount_console(app)
 

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GUANXI_", env_file=".env", extra="ignore")
 
     database_url: str = Field(default_factory=default_database_url)
+    # Uploaded import files and generated exports; shared by API servers and workers.
+    data_dir: Path = Field(default_factory=default_data_dir)
     secret_key: str = Field(default_factory=_load_or_create_secret)
     base_url: str = "http://127.0.0.1:8000"
     default_language: Literal["zh_CN", "en"] = "zh_CN"

@@ -5,6 +5,7 @@ from guanxi.models.auth import ApiKey, Membership, User, UserSession
 from guanxi.models.base import Base
 from guanxi.models.contact import Contact, ContactConsent, ContactMerge, CustomField, Identity
 from guanxi.models.event import Event
+from guanxi.models.job import ImportChange, ImportError_, ImportMapping, Job
 from guanxi.models.workspace import Department, Workspace
 
 __all__ = [
@@ -19,6 +20,10 @@ __all__ = [
     "Department",
     "Event",
     "Identity",
+    "ImportChange",
+    "ImportError_",
+    "ImportMapping",
+    "Job",
     "Membership",
     "User",
     "UserSession",

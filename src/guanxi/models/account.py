@@ -33,6 +33,7 @@ class Account(Base):
     tier: Mapped[str | None] = mapped_column(String(8))  # KA | mid | SMB
     owner_id: Mapped[int | None] = mapped_column(BigInteger)
     custom: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    import_id: Mapped[int | None] = mapped_column(BigInteger)  # the import that created it
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = created_at_column()
 

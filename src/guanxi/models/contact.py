@@ -27,6 +27,7 @@ class Contact(Base):
         Index("ix_contact_ws_name", "workspace_id", "name_key"),
         Index("ix_contact_ws_owner", "workspace_id", "owner_id"),
         Index("ix_contact_ws_merged_into", "workspace_id", "merged_into_id"),
+        Index("ix_contact_ws_import", "workspace_id", "import_id"),
     )
 
     workspace_id: Mapped[int] = _workspace_fk()
@@ -48,6 +49,8 @@ class Contact(Base):
     custom: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     status: Mapped[str] = mapped_column(String(8), default="active")  # active | merged
     merged_into_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The import job that created the contact: cancelling that import removes it again.
+    import_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = created_at_column()
 

@@ -1,8 +1,9 @@
-"""The worker process: runs scheduled tasks on their intervals, each in its own transaction.
+"""The worker process: scheduled tasks on their intervals, and job rows (imports, …).
 
-Each task is a function of (session, now) registered with an interval. On SQLite one worker
-runs; on PostgreSQL several may run, so every task must be safe to run concurrently (they are
-set-based deletes and updates). Later issues add the job-claim loop (``FOR UPDATE SKIP LOCKED``).
+Each task is a function of (session, now) registered with an interval, run in its own
+transaction. Jobs are claimed one at a time (``worker/jobs.py``; ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL). On SQLite one worker runs; on PostgreSQL several may, so tasks must be safe to run
+concurrently (set-based deletes and updates) and jobs resume from their checkpoints.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from guanxi.auth.service import purge_expired_sessions
 from guanxi.db import transaction
 from guanxi.kit.clock import utcnow
+from guanxi.worker import jobs
 
 log = logging.getLogger("guanxi.worker")
 
@@ -68,10 +70,16 @@ def serve(factory: sessionmaker[Session], *, once: bool = False, poll_s: float =
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
+    import guanxi.importer.tasks  # noqa: F401  (registers the import job)
+
     schedule = default_schedule()
-    log.info("worker started", extra={"tasks": [t.name for t in schedule]})
+    log.info(
+        "worker started", extra={"tasks": [t.name for t in schedule], "jobs": sorted(jobs.HANDLERS)}
+    )
     while not stop.is_set():
         run_due(factory, schedule, time.monotonic())
+        while not stop.is_set() and jobs.run_one(factory):
+            pass
         if once:
             break
         stop.wait(poll_s)

@@ -1,0 +1,441 @@
+"""Planning one batch of an import, reads only: which rows create contacts, which update the
+contact they match, which are skipped, merged or reported — and what that will write."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from guanxi.contact import normalise
+from guanxi.identity import repository as identity_repo
+from guanxi.identity import rules
+from guanxi.identity.rules import Key, Kind
+from guanxi.importer.rows import Parsed, Problem, missing_required
+from guanxi.kit.ids import new_id
+from guanxi.models import Account, Contact, CustomField, Identity, Membership, User
+
+PROFILE = (
+    "name",
+    "email",
+    "phone",
+    "title",
+    "gender",
+    "city",
+    "province",
+    "country",
+    "language",
+    "source",
+    "stage",
+    "owner_id",
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    """``dedup``: what a row that matches an existing contact does — ``skip`` it, ``update`` the
+    contact, or also ``merge`` contacts when a row matches several. ``overwrite``: replace
+    non-empty fields (default: only fill empty ones). ``create``: create rows that match no one
+    (false: update-only). ``accounts``: ``link`` to existing accounts only (an unknown company is
+    a problem) or ``create`` missing ones."""
+
+    dedup: str = "update"
+    overwrite: bool = False
+    create: bool = True
+    accounts: str = "create"
+    dry_run: bool = False
+
+    @classmethod
+    def of(cls, payload: Mapping[str, Any]) -> Options:
+        return cls(
+            **{
+                k: payload[k]
+                for k in ("dedup", "overwrite", "create", "accounts", "dry_run")
+                if k in payload
+            }
+        )
+
+
+@dataclass
+class Counts:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    merged: int = 0
+    problems: int = 0
+    accounts_created: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+@dataclass
+class Batch:
+    """What one batch will write."""
+
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    identities: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    updates: dict[int, dict[str, Any]] = field(default_factory=dict)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    merges: list[Parsed] = field(default_factory=list)
+
+
+def _find(session: Session, workspace_id: int, keys: Iterable[Key]) -> dict[Key, int]:
+    """contact id for every existing identity among ``keys``: one query per (kind, namespace)."""
+    groups: dict[tuple[Kind, str], set[str]] = defaultdict(set)
+    for k in keys:
+        groups[(k.kind, k.namespace)].add(k.value)
+    found: dict[Key, int] = {}
+    for (kind, namespace), values in groups.items():
+        stmt = select(Identity.value, Identity.contact_id).where(
+            Identity.workspace_id == workspace_id,
+            Identity.kind == kind.value,
+            Identity.namespace == namespace,
+            Identity.value.in_(values),
+        )
+        for value, contact_id in session.execute(stmt):
+            found[Key(kind, namespace, value)] = contact_id
+    return found
+
+
+class Accounts:
+    """The import's view of accounts: matched by domain or normalised name, created once."""
+
+    def __init__(self, workspace_id: int, job_id: int, create: bool) -> None:
+        self.workspace_id, self.job_id, self.create = workspace_id, job_id, create
+        self.by_domain: dict[str, int] = {}
+        self.by_name: dict[str, int] = {}
+        self.new: list[dict[str, Any]] = []
+
+    def load(self, session: Session, rows: Sequence[Parsed]) -> None:
+        domains = {
+            r.account_domain
+            for r in rows
+            if r.account_domain and r.account_domain not in self.by_domain
+        }
+        names = {normalise.company_key(r.account_name) for r in rows if r.account_name}
+        names = {n for n in names if n and n not in self.by_name}
+        if domains:
+            for domain, account_id in session.execute(
+                select(Account.domain, Account.id).where(
+                    Account.workspace_id == self.workspace_id, Account.domain.in_(domains)
+                )
+            ):
+                self.by_domain.setdefault(domain or "", account_id)
+        if names:
+            for key, account_id in session.execute(
+                select(Account.name_key, Account.id)
+                .where(Account.workspace_id == self.workspace_id, Account.name_key.in_(names))
+                .order_by(Account.id)
+            ):
+                self.by_name.setdefault(key, account_id)
+
+    def resolve(self, row: Parsed, now: datetime) -> int | Problem | None:
+        if not row.account_name and not row.account_domain:
+            return None
+        key = normalise.company_key(row.account_name) if row.account_name else None
+        found = (self.by_domain.get(row.account_domain) if row.account_domain else None) or (
+            self.by_name.get(key) if key else None
+        )
+        if found is not None:
+            return found
+        if not self.create or not row.account_name:
+            return Problem(
+                row.line,
+                None,
+                row.account_name or row.account_domain,
+                "unknown_account",
+                "no such account",
+            )
+        account_id = new_id()
+        self.new.append(
+            {
+                "workspace_id": self.workspace_id,
+                "id": account_id,
+                "name": row.account_name,
+                "name_key": key or row.account_name.lower(),
+                "domain": row.account_domain,
+                "custom": {},
+                "import_id": self.job_id,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        if key:
+            self.by_name[key] = account_id
+        if row.account_domain:
+            self.by_domain[row.account_domain] = account_id
+        return account_id
+
+
+def _owners(session: Session, workspace_id: int, rows: Sequence[Parsed]) -> dict[str, int]:
+    emails = {r.owner_email for r in rows if r.owner_email}
+    if not emails:
+        return {}
+    stmt = (
+        select(User.email, User.id)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.workspace_id == workspace_id,
+            Membership.status == "active",
+            User.email.in_(emails),
+        )
+    )
+    return {email: user_id for email, user_id in session.execute(stmt)}
+
+
+def plan(
+    session: Session,
+    workspace_id: int,
+    job_id: int,
+    parsed: Sequence[Parsed],
+    custom: Mapping[str, CustomField],
+    options: Options,
+    accounts: Accounts,
+    counts: Counts,
+    now: datetime,
+) -> Batch:
+    """Decide every row of a batch (reads only)."""
+    batch = Batch()
+    existing = _find(session, workspace_id, (k for r in parsed for k in r.keys))
+    accounts.load(session, parsed)
+    owners = _owners(session, workspace_id, parsed)
+    pending: dict[Key, dict[str, Any]] = {}  # keys of contacts this batch creates
+    matched_ids = {cid for cid in existing.values()}
+    current = (
+        {
+            c.id: c
+            for c in session.scalars(
+                select(Contact).where(
+                    Contact.workspace_id == workspace_id, Contact.id.in_(matched_ids)
+                )
+            )
+        }
+        if matched_ids
+        else {}
+    )
+    held: dict[int, list[Key]] = defaultdict(list)
+    if matched_ids:
+        for identity in identity_repo.of_contacts(session, workspace_id, matched_ids):
+            held[identity.contact_id].append(
+                Key(Kind(identity.kind), identity.namespace, identity.value)
+            )
+    for row in parsed:
+        if row.owner_email:
+            if row.owner_email not in owners:
+                batch.problems.append(
+                    Problem(
+                        row.line,
+                        "owner",
+                        row.owner_email,
+                        "unknown_owner",
+                        "no active member with this email",
+                    )
+                )
+                continue
+            row.values["owner_id"] = owners[row.owner_email]
+        account = accounts.resolve(row, now)
+        if isinstance(account, Problem):
+            batch.problems.append(account)
+            continue
+        hits = {existing[k] for k in row.keys if k in existing}
+        new_hits = {id(pending[k]): pending[k] for k in row.keys if k in pending}
+        if len(hits) + len(new_hits) > 1:
+            if options.dedup == "merge" and not new_hits:
+                batch.merges.append(row)
+                continue
+            batch.problems.append(
+                Problem(
+                    row.line,
+                    None,
+                    None,
+                    "matches_several",
+                    "the row's identities belong to several contacts",
+                )
+            )
+            continue
+        if new_hits:  # a duplicate of a row earlier in this batch
+            target = next(iter(new_hits.values()))
+            if options.dedup == "skip":
+                batch.problems.append(
+                    Problem(
+                        row.line, None, None, "duplicate", f"duplicate of line {target['_line']}"
+                    )
+                )
+                counts.skipped += 1
+                continue
+            _fill(target, row, overwrite=options.overwrite)
+            for k in row.keys:
+                if k not in pending and not any(
+                    c.kind == k.kind and c.namespace == k.namespace and k.kind in rules.SINGULAR
+                    for c in target["_keys"]
+                ):
+                    pending[k] = target
+                    target["_keys"].append(k)
+            counts.updated += 1
+            continue
+        if not hits:
+            if not options.create:
+                counts.skipped += 1
+                continue
+            problem = missing_required(row, custom)
+            if problem is not None:
+                batch.problems.append(problem)
+                continue
+            contact = {
+                "workspace_id": workspace_id,
+                "id": new_id(),
+                **{f: row.values.get(f) for f in PROFILE},
+                "name_key": row.values.get("name_key"),
+                "custom": dict(row.custom),
+                "status": "active",
+                "merged_into_id": None,
+                "import_id": job_id,
+                "created_at": now,
+                "updated_at": now,
+                "_line": row.line,
+                "_keys": list(row.keys),
+                "_account": (account, row.account_role, row.account_title),
+            }
+            for k in row.keys:
+                pending[k] = contact
+            batch.contacts.append(contact)
+            counts.created += 1
+            continue
+        contact_id = hits.pop()
+        if options.dedup == "skip":
+            batch.problems.append(
+                Problem(row.line, None, None, "duplicate", f"matches existing contact {contact_id}")
+            )
+            counts.skipped += 1
+            continue
+        clash = rules.conflicts(held[contact_id], row.keys)
+        if clash:
+            batch.problems.append(
+                Problem(
+                    row.line,
+                    None,
+                    clash[0].value,
+                    "identity_conflict",
+                    f"the contact has another {clash[0].kind.value}",
+                )
+            )
+            continue
+        _update(batch, current[contact_id], row, options, held[contact_id], job_id, now)
+        if account is not None:
+            batch.links.append(
+                {
+                    "workspace_id": workspace_id,
+                    "contact_id": contact_id,
+                    "account_id": account,
+                    "role": row.account_role,
+                    "title": row.account_title,
+                    "reports_to_id": None,
+                    "created_at": now,
+                }
+            )
+        counts.updated += 1
+    for contact in batch.contacts:
+        for k in contact.pop("_keys"):
+            batch.identities.append(
+                {
+                    "workspace_id": workspace_id,
+                    "id": new_id(),
+                    "contact_id": contact["id"],
+                    "kind": k.kind.value,
+                    "namespace": k.namespace,
+                    "value": k.value,
+                    "source": f"import:{job_id}",
+                    "created_at": now,
+                }
+            )
+        account, role, title = contact.pop("_account")
+        contact.pop("_line")
+        if account is not None:
+            batch.links.append(
+                {
+                    "workspace_id": workspace_id,
+                    "contact_id": contact["id"],
+                    "account_id": account,
+                    "role": role,
+                    "title": title,
+                    "reports_to_id": None,
+                    "created_at": now,
+                }
+            )
+    return batch
+
+
+def _fill(target: dict[str, Any], row: Parsed, *, overwrite: bool) -> None:
+    for name, value in row.values.items():
+        if overwrite or target.get(name) in (None, ""):
+            target[name] = value
+    for key, value in row.custom.items():
+        if overwrite or target["custom"].get(key) in (None, ""):
+            target["custom"][key] = value
+
+
+def _update(
+    batch: Batch,
+    contact: Contact,
+    row: Parsed,
+    options: Options,
+    held: list[Key],
+    job_id: int,
+    now: datetime,
+) -> None:
+    """An existing contact: changed fields (and their old values, for a cancel), new identities."""
+    values = batch.updates.get(contact.id) or {f: getattr(contact, f) for f in PROFILE} | {
+        "name_key": contact.name_key,
+        "custom": dict(contact.custom or {}),
+    }
+    before = {f: values[f] for f in PROFILE} | {
+        "name_key": values["name_key"],
+        "custom": dict(values["custom"]),
+    }
+    changed = False
+    for name, value in row.values.items():
+        if (options.overwrite or values.get(name) in (None, "")) and values.get(name) != value:
+            values[name], changed = value, True
+    for key, value in row.custom.items():
+        if (options.overwrite or values["custom"].get(key) in (None, "")) and values["custom"].get(
+            key
+        ) != value:
+            values["custom"][key], changed = value, True
+    if changed:
+        if contact.id not in batch.updates:
+            batch.changes.append(
+                {
+                    "workspace_id": contact.workspace_id,
+                    "job_id": job_id,
+                    "contact_id": contact.id,
+                    "before": {
+                        k: (str(v) if k == "owner_id" and v is not None else v)
+                        for k, v in before.items()
+                    },
+                }
+            )
+        batch.updates[contact.id] = values | {"updated_at": now}
+    for k in row.keys:
+        if k not in held:
+            held.append(k)
+            batch.identities.append(
+                {
+                    "workspace_id": contact.workspace_id,
+                    "id": new_id(),
+                    "contact_id": contact.id,
+                    "kind": k.kind.value,
+                    "namespace": k.namespace,
+                    "value": k.value,
+                    "source": f"import:{job_id}",
+                    "created_at": now,
+                }
+            )

@@ -1,0 +1,131 @@
+"""Reading import files as a stream of rows: CSV in UTF-8 or GBK/GB18030, and XLSX.
+
+Memory does not grow with the file: CSV is decoded and parsed incrementally, XLSX is read with
+openpyxl's read-only mode. Line numbers are the file's (the header is line 1).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from openpyxl import load_workbook
+
+SAMPLE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileShape:
+    format: str  # csv | xlsx
+    encoding: str | None
+    delimiter: str | None
+    headers: list[str]
+
+
+def detect_encoding(sample: bytes) -> str:
+    """UTF-8 (with or without BOM) when the sample decodes as such, else GB18030, the superset
+    of GBK that Chinese Excel exports use. A multi-byte character cut at the sample's end does
+    not count against UTF-8."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(sample, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "gb18030"
+
+
+def is_xlsx(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(4) == b"PK\x03\x04"
+
+
+def shape(path: Path) -> FileShape:
+    if is_xlsx(path):
+        rows = iter_xlsx(path)
+        first = next(rows, (1, []))
+        return FileShape("xlsx", None, None, [h for h in first[1]])
+    with path.open("rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+    encoding = detect_encoding(sample)
+    text = sample.decode(encoding, errors="ignore")
+    try:
+        delimiter = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    headers = next(reader, [])
+    return FileShape("csv", encoding, delimiter, [h.strip() for h in headers])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return (
+            str(value.isoformat())[:10]
+            if str(value).endswith("00:00:00")
+            else str(value.isoformat())
+        )
+    return str(value).strip()
+
+
+def iter_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = workbook.worksheets[0]
+        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, [_cell(v) for v in row]
+    finally:
+        workbook.close()
+
+
+def _lines(raw: IO[bytes], encoding: str) -> Iterator[str]:
+    """Decode line by line: a line that is not in the file's encoding is tried in the other
+    (a GBK name pasted into a UTF-8 file, or the reverse), so no row turns into mojibake."""
+    other = "gb18030" if encoding.startswith("utf-8") else "utf-8"
+    first = True
+    for line in raw:
+        if first and line.startswith(codecs.BOM_UTF8):
+            line = line[len(codecs.BOM_UTF8) :]
+        first = False
+        try:
+            yield line.decode("utf-8" if encoding.startswith("utf-8") else encoding)
+        except UnicodeDecodeError:
+            yield line.decode(other, errors="replace")
+
+
+def iter_csv(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    with path.open("rb") as raw:
+        reader = csv.reader(_lines(raw, encoding), delimiter=delimiter)
+        for row in reader:
+            yield reader.line_num, row
+
+
+def rows(path: Path, file: FileShape) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, {header: cell}) for every data row; blank lines are skipped."""
+    source = (
+        iter_xlsx(path)
+        if file.format == "xlsx"
+        else iter_csv(path, file.encoding or "utf-8", file.delimiter or ",")
+    )
+    headers = file.headers
+    first = True
+    for number, cells in source:
+        if first:
+            first = False
+            continue
+        if not any(c.strip() for c in cells):
+            continue
+        yield (
+            number,
+            {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(headers) if h},
+        )
