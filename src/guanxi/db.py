@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
 import psycopg
 from psycopg.types.json import Jsonb
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Engine,
+    String,
+    Table,
+    any_,
+    create_engine,
+    event,
+    literal,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 
 
 def normalise_url(url: str) -> str:
@@ -115,3 +125,14 @@ def bulk_insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) 
                     for c in columns
                 ]
             )
+
+
+def in_list(
+    session: Session, column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[str]
+) -> ColumnElement[bool]:
+    """``column IN values`` for thousands of values: one array parameter (``= ANY``) on
+    PostgreSQL, where binding each value separately costs more than the query."""
+    items = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(items, ARRAY(String)))
+    return column.in_(items)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import phonenumbers
 
@@ -64,6 +65,7 @@ def name_key(value: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", value).strip().lower())
 
 
+@lru_cache(maxsize=65536)  # an import repeats the same companies many times
 def company_key(value: str) -> str:
     """A company name for matching: ``上海华科科技有限公司`` and ``上海华科科技`` meet, as do
     ``Acme Co., Ltd.`` and ``ACME``."""

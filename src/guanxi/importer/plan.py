@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from guanxi.contact import normalise
+from guanxi.db import in_list
 from guanxi.identity import repository as identity_repo
 from guanxi.identity import rules
 from guanxi.identity.rules import Key, Kind
@@ -99,7 +100,7 @@ def _find(session: Session, workspace_id: int, keys: Iterable[Key]) -> dict[Key,
             Identity.workspace_id == workspace_id,
             Identity.kind == kind.value,
             Identity.namespace == namespace,
-            Identity.value.in_(values),
+            in_list(session, Identity.value, values),
         )
         for value, contact_id in session.execute(stmt):
             found[Key(kind, namespace, value)] = contact_id

@@ -26,7 +26,7 @@ from guanxi.kit.clock import utcnow
 from guanxi.models import Account, Contact, ContactAccount, Identity, ImportChange, ImportError_
 from guanxi.worker.jobs import JobContext
 
-BATCH = 2000
+BATCH = 5000
 
 
 def write(

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from guanxi.models.base import Base, JSONType, UTCDateTime, created_at_column, id_column
@@ -25,9 +33,21 @@ class Contact(Base):
     __table_args__ = (
         Index("ix_contact_ws_updated", "workspace_id", "updated_at"),
         Index("ix_contact_ws_name", "workspace_id", "name_key"),
-        Index("ix_contact_ws_owner", "workspace_id", "owner_id"),
-        Index("ix_contact_ws_merged_into", "workspace_id", "merged_into_id"),
-        Index("ix_contact_ws_import", "workspace_id", "import_id"),
+        # Partial: most contacts have no owner yet or were never merged; these stay small.
+        Index(
+            "ix_contact_ws_owner",
+            "workspace_id",
+            "owner_id",
+            postgresql_where=text("owner_id IS NOT NULL"),
+            sqlite_where=text("owner_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_contact_ws_merged_into",
+            "workspace_id",
+            "merged_into_id",
+            postgresql_where=text("merged_into_id IS NOT NULL"),
+            sqlite_where=text("merged_into_id IS NOT NULL"),
+        ),
     )
 
     workspace_id: Mapped[int] = _workspace_fk()
@@ -49,7 +69,8 @@ class Contact(Base):
     custom: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     status: Mapped[str] = mapped_column(String(8), default="active")  # active | merged
     merged_into_id: Mapped[int | None] = mapped_column(BigInteger)
-    # The import job that created the contact: cancelling that import removes it again.
+    # The import job that created the contact: cancelling that import removes it again (a
+    # rare operation: no index, so that imports do not pay for one).
     import_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = created_at_column()
@@ -106,7 +127,10 @@ class ContactMerge(Base):
     """One merge: who survived, who was merged, why, and what moved — enough to undo it."""
 
     __tablename__ = "contact_merge"
-    __table_args__ = (Index("ix_contact_merge_survivor", "workspace_id", "survivor_id"),)
+    __table_args__ = (
+        Index("ix_contact_merge_survivor", "workspace_id", "survivor_id"),
+        Index("ix_contact_merge_merged", "workspace_id", "merged_id"),
+    )
 
     workspace_id: Mapped[int] = _workspace_fk()
     id: Mapped[int] = id_column()

@@ -90,10 +90,20 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("contact", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_contact_ws_merged_into", ["workspace_id", "merged_into_id"], unique=False
+            "ix_contact_ws_merged_into",
+            ["workspace_id", "merged_into_id"],
+            unique=False,
+            postgresql_where=sa.text("merged_into_id IS NOT NULL"),
+            sqlite_where=sa.text("merged_into_id IS NOT NULL"),
         )
         batch_op.create_index("ix_contact_ws_name", ["workspace_id", "name_key"], unique=False)
-        batch_op.create_index("ix_contact_ws_owner", ["workspace_id", "owner_id"], unique=False)
+        batch_op.create_index(
+            "ix_contact_ws_owner",
+            ["workspace_id", "owner_id"],
+            unique=False,
+            postgresql_where=sa.text("owner_id IS NOT NULL"),
+            sqlite_where=sa.text("owner_id IS NOT NULL"),
+        )
         batch_op.create_index("ix_contact_ws_updated", ["workspace_id", "updated_at"], unique=False)
 
     op.create_table(
@@ -123,6 +133,9 @@ def upgrade() -> None:
     with op.batch_alter_table("contact_merge", schema=None) as batch_op:
         batch_op.create_index(
             "ix_contact_merge_survivor", ["workspace_id", "survivor_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_contact_merge_merged", ["workspace_id", "merged_id"], unique=False
         )
 
     op.create_table(
@@ -283,6 +296,7 @@ def downgrade() -> None:
     op.drop_table("event")
     op.drop_table("custom_field")
     with op.batch_alter_table("contact_merge", schema=None) as batch_op:
+        batch_op.drop_index("ix_contact_merge_merged")
         batch_op.drop_index("ix_contact_merge_survivor")
 
     op.drop_table("contact_merge")

@@ -105,12 +105,10 @@ def upgrade() -> None:
 
     with op.batch_alter_table("contact", schema=None) as batch_op:
         batch_op.add_column(sa.Column("import_id", sa.BigInteger(), nullable=True))
-        batch_op.create_index("ix_contact_ws_import", ["workspace_id", "import_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("contact", schema=None) as batch_op:
-        batch_op.drop_index("ix_contact_ws_import")
         batch_op.drop_column("import_id")
 
     with op.batch_alter_table("account", schema=None) as batch_op:
