@@ -76,22 +76,16 @@ def raw_copy(url: str, path: Path) -> float:
             raw = conn.connection.dbapi_connection
             assert raw is not None
             started = time.perf_counter()
-            with raw.cursor() as cur, cur.copy("COPY bench_copy FROM STDIN") as copy:  # type: ignore[attr-defined]
-                with path.open(encoding="utf-8") as fh:
-                    rows = csv.reader(fh)
-                    next(rows)
-                    for r in rows:
-                        copy.write_row(
-                            (
-                                new_id(),
-                                r[0],
-                                r[1],
-                                r[2],
-                                r[3],
-                                r[4],
-                                f'{{"budget": {r[5]}, "first": "{r[6]}", "industry": "{r[7]}"}}',
-                            )
-                        )
+            with (
+                raw.cursor() as cur,
+                cur.copy("COPY bench_copy FROM STDIN") as copy,  # type: ignore[attr-defined]
+                path.open(encoding="utf-8") as fh,
+            ):
+                rows = csv.reader(fh)
+                next(rows)
+                for r in rows:
+                    custom = f'{{"budget": {r[5]}, "first": "{r[6]}", "industry": "{r[7]}"}}'
+                    copy.write_row((new_id(), r[0], r[1], r[2], r[3], r[4], custom))
             elapsed = time.perf_counter() - started
             conn.exec_driver_sql("DROP TABLE bench_copy")
         else:

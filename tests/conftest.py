@@ -62,6 +62,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("data"),
         secret_key="test-secret-key-not-used-anywhere-else",
         default_language="en",
         log_format="json",

@@ -180,6 +180,114 @@ def user_create(
     out.print(f"created {email} in workspace {workspace_id}")
 
 
+@app.command("import")
+def import_file(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    workspace: Annotated[int, typer.Option(help="Workspace id.")],
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="A member's email (default: the first admin).")
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help="JSON {header: target}; default: the suggested mapping.")
+    ] = None,
+    dedup: Annotated[str, typer.Option(help="skip | update | merge")] = "update",
+    overwrite: bool = False,
+    accounts: Annotated[str, typer.Option(help="link | create")] = "create",
+    dry_run: bool = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Import contacts from a CSV or XLSX file, with a progress bar (the same job the console
+    starts, run here rather than by a worker)."""
+    from pydantic import ValidationError
+    from rich.progress import Progress
+
+    from guanxi.errors import GuanxiError
+    from guanxi.importer import jobs as imports
+    from guanxi.importer import service as importer
+    from guanxi.importer.schemas import ImportIn
+    from guanxi.kit.clock import utcnow
+    from guanxi.migrate import upgrade
+    from guanxi.models import Job
+    from guanxi.worker.jobs import JobContext
+
+    settings = _settings(database_url)
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    factory = make_sessionmaker(engine)
+    total = (
+        sum(1 for _ in path.open("rb")) - 1 if not path.suffix.lower().endswith("xlsx") else None
+    )
+    try:
+        with transaction(factory) as session, path.open("rb") as fh:
+            actor = _member(session, workspace, as_user)
+            upload = imports.store_upload(session, actor, settings.data_dir, fh)
+            chosen = json.loads(mapping.read_text()) if mapping else upload.suggested_mapping
+            data = ImportIn(
+                file_id=upload.file_id,
+                mapping=chosen,
+                dedup=dedup,
+                overwrite=overwrite,
+                accounts=accounts,
+                dry_run=dry_run,
+            )
+            job = imports.start(session, actor, settings.data_dir, data)
+            job.status = "running"
+            context = JobContext(factory, job.workspace_id, job.id, dict(job.payload), {})
+        out.print(f"import {job.id}: {upload.format} {upload.encoding or ''} · mapping {chosen}")
+        with Progress(console=out) as bar:
+            task = bar.add_task("importing", total=total)
+            original = context.checkpoint
+
+            def checkpoint(progress: dict[str, Any], session: Any = None) -> bool:
+                bar.update(task, completed=progress.get("counts", {}).get("rows", 0))
+                return original(progress, session)
+
+            context.checkpoint = checkpoint  # type: ignore[method-assign]
+            status = importer.run(context, Path(context.payload["path"]))
+        with transaction(factory) as session:
+            row = session.get(Job, (context.workspace_id, context.job_id))
+            assert row is not None
+            row.status, row.progress, row.finished_at = status, dict(context.progress), utcnow()
+    except (GuanxiError, ValidationError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+    counts = context.progress.get("counts", {})
+    out.print(f"{status}: {counts}")
+    if counts.get("problems"):
+        out.print(f"problem report: GET /api/v1/imports/{context.job_id}/problems.csv")
+
+
+def _member(session: Any, workspace_id: int, email: str | None) -> Any:
+    """The principal a CLI import acts as: the given member, or the workspace's first admin."""
+    from sqlalchemy import select
+
+    from guanxi.auth import service as auth
+    from guanxi.auth import users
+    from guanxi.errors import NotFound
+    from guanxi.models import Membership
+    from guanxi.workspace import members
+
+    if email:
+        user = users.by_email(session, email)
+        membership = members.active_membership(session, workspace_id, user.id) if user else None
+    else:
+        stmt = (
+            select(Membership)
+            .where(
+                Membership.workspace_id == workspace_id,
+                Membership.role == "admin",
+                Membership.status == "active",
+            )
+            .order_by(Membership.created_at)
+        )
+        membership = session.scalars(stmt).first()
+    if membership is None:
+        raise NotFound(resource="Member")
+    return auth.principal_for(membership)
+
+
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 

@@ -28,17 +28,20 @@ class FileShape:
 
 
 def detect_encoding(sample: bytes) -> str:
-    """UTF-8 (with or without BOM) when the sample decodes as such, else GB18030, the superset
-    of GBK that Chinese Excel exports use. A multi-byte character cut at the sample's end does
-    not count against UTF-8."""
+    """The encoding most lines of the sample are in: UTF-8 (with or without BOM) or GB18030,
+    the superset of GBK that Chinese Excel exports use. Lines are decoded one by one anyway
+    (``_lines``), so a file that mixes both is read right; this is what the file is said to be."""
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        decoder.decode(sample, final=False)
-        return "utf-8"
-    except UnicodeDecodeError:
-        return "gb18030"
+    lines = sample.split(b"\n")[:-1] or [sample]
+    utf8 = 0
+    for line in lines:
+        try:
+            line.decode("utf-8")
+            utf8 += 1
+        except UnicodeDecodeError:
+            pass
+    return "utf-8" if utf8 * 2 >= len(lines) else "gb18030"
 
 
 def is_xlsx(path: Path) -> bool:
@@ -54,7 +57,7 @@ def shape(path: Path) -> FileShape:
     with path.open("rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
     encoding = detect_encoding(sample)
-    text = sample.decode(encoding, errors="ignore")
+    text = "".join(_lines(io.BytesIO(sample)))
     try:
         delimiter = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
     except csv.Error:
@@ -79,44 +82,42 @@ def _cell(value: Any) -> str:
 
 
 def iter_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:
-    workbook = load_workbook(path, read_only=True, data_only=True)
-    try:
-        sheet = workbook.worksheets[0]
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, [_cell(v) for v in row]
-    finally:
-        workbook.close()
+    # A file object, not the path: openpyxl judges a path by its extension, and uploads have none.
+    with path.open("rb") as fh:
+        workbook = load_workbook(fh, read_only=True, data_only=True)
+        try:
+            sheet = workbook.worksheets[0]
+            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+                yield number, [_cell(v) for v in row]
+        finally:
+            workbook.close()
 
 
-def _lines(raw: IO[bytes], encoding: str) -> Iterator[str]:
-    """Decode line by line: a line that is not in the file's encoding is tried in the other
-    (a GBK name pasted into a UTF-8 file, or the reverse), so no row turns into mojibake."""
-    other = "gb18030" if encoding.startswith("utf-8") else "utf-8"
+def _lines(raw: IO[bytes]) -> Iterator[str]:
+    """Decode line by line, UTF-8 first and GB18030 when a line is not UTF-8: a GBK name
+    pasted into a UTF-8 file (or the reverse) is read right. Strict UTF-8 almost never accepts
+    GBK bytes, while GB18030 accepts nearly anything, so the order matters."""
     first = True
     for line in raw:
         if first and line.startswith(codecs.BOM_UTF8):
             line = line[len(codecs.BOM_UTF8) :]
         first = False
         try:
-            yield line.decode("utf-8" if encoding.startswith("utf-8") else encoding)
+            yield line.decode("utf-8")
         except UnicodeDecodeError:
-            yield line.decode(other, errors="replace")
+            yield line.decode("gb18030", errors="replace")
 
 
-def iter_csv(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+def iter_csv(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     with path.open("rb") as raw:
-        reader = csv.reader(_lines(raw, encoding), delimiter=delimiter)
+        reader = csv.reader(_lines(raw), delimiter=delimiter)
         for row in reader:
             yield reader.line_num, row
 
 
 def rows(path: Path, file: FileShape) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, {header: cell}) for every data row; blank lines are skipped."""
-    source = (
-        iter_xlsx(path)
-        if file.format == "xlsx"
-        else iter_csv(path, file.encoding or "utf-8", file.delimiter or ",")
-    )
+    source = iter_xlsx(path) if file.format == "xlsx" else iter_csv(path, file.delimiter or ",")
     headers = file.headers
     first = True
     for number, cells in source:
