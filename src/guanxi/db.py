@@ -11,6 +11,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     ColumnElement,
     Engine,
     String,
@@ -128,11 +129,12 @@ def bulk_insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) 
 
 
 def in_list(
-    session: Session, column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[str]
+    session: Session, column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
 ) -> ColumnElement[bool]:
     """``column IN values`` for thousands of values: one array parameter (``= ANY``) on
     PostgreSQL, where binding each value separately costs more than the query."""
     items = list(values)
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(items, ARRAY(String)))
+        kind = BigInteger() if items and isinstance(items[0], int) else String()
+        return column == any_(literal(items, ARRAY(kind)))
     return column.in_(items)

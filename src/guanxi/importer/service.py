@@ -17,7 +17,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from guanxi.contact import fields as custom_fields
-from guanxi.db import bulk_insert, transaction
+from guanxi.db import bulk_insert, in_list, transaction
 from guanxi.identity import service as resolution
 from guanxi.importer import reader
 from guanxi.importer.plan import PROFILE, Accounts, Batch, Counts, Options, plan
@@ -69,14 +69,19 @@ def write(
             ],
         )
     if batch.links:
-        have = set(
-            session.execute(
+        have = {
+            (contact_id, account_id)
+            for contact_id, account_id in session.execute(
                 select(ContactAccount.contact_id, ContactAccount.account_id).where(
                     ContactAccount.workspace_id == workspace_id,
-                    ContactAccount.contact_id.in_({link["contact_id"] for link in batch.links}),
+                    in_list(
+                        session,
+                        ContactAccount.contact_id,
+                        {link["contact_id"] for link in batch.links},
+                    ),
                 )
-            ).tuples()
-        )
+            )
+        }
         fresh = {}
         for link in batch.links:
             if (link["contact_id"], link["account_id"]) not in have:
