@@ -18,8 +18,20 @@ class Module:
 
 MODULES: tuple[Module, ...] = (
     Module("home", N_("Home"), N_("Overview of the workspace"), "/app"),
-    Module("contacts", N_("Contacts"), N_("People, identities and the 360° view"), None),
-    Module("accounts", N_("Accounts"), N_("Companies and buying committees"), None),
+    Module(
+        "contacts",
+        N_("Contacts"),
+        N_("People, identities and the 360° view"),
+        "/app/contacts",
+        "contacts:read",
+    ),
+    Module(
+        "accounts",
+        N_("Accounts"),
+        N_("Companies and buying committees"),
+        "/app/accounts",
+        "accounts:read",
+    ),
     Module("events", N_("Events"), N_("Tracking, forms and the event stream"), None),
     Module("segments", N_("Segments"), N_("Tags, scores, lifecycle and segments"), None),
     Module("journeys", N_("Journeys"), N_("Automation across channels"), None),

@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from guanxi import __version__
 from guanxi.auth.permissions import ROLE_LABELS, SCOPE_LABELS
 from guanxi.i18n import LANGUAGE_NAMES, LANGUAGES, Language, gettext, ngettext
+from guanxi.web import labels
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -30,6 +31,11 @@ env.globals.update(
     language_names=LANGUAGE_NAMES,
     role_labels={r.value: label for r, label in ROLE_LABELS.items()},
     scope_labels={s.value: label for s, label in SCOPE_LABELS.items()},
+    import_statuses=labels.IMPORT_STATUSES,
+    count_labels=labels.COUNTS,
+    problem_labels=labels.PROBLEMS,
+    target_labels=labels.TARGETS,
+    committee_roles=labels.COMMITTEE_ROLES,
 )
 
 
