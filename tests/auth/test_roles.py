@@ -44,7 +44,10 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/accounts": {"name": "X"},
     "/api/v1/accounts/{account_id}": {"tier": "KA"},
     "/api/v1/accounts/{account_id}/contacts/{contact_id}": {"role": "user"},
+    "/api/v1/imports": {"file_id": "1", "mapping": {}},
+    "/api/v1/import-mappings": {"name": "m", "mapping": {}},
 }
+MULTIPART = {"/api/v1/imports/files": {"file": ("a.csv", b"email\nx@y.io\n", "text/csv")}}
 
 
 def test_a_viewer_cannot_write_anywhere(app: FastAPI) -> None:
@@ -65,6 +68,7 @@ def test_a_viewer_cannot_write_anywhere(app: FastAPI) -> None:
         "merge_id": 1,
         "field_id": 1,
         "channel": "email",
+        "job_id": 1,
     }
     client = TestClient(app)
     as_viewer = {"X-CSRF-Token": login(client, viewer.email)}  # a viewer works through a session
@@ -76,8 +80,11 @@ def test_a_viewer_cannot_write_anywhere(app: FastAPI) -> None:
                 continue
             writes += 1
             body = SAMPLE_BODIES.get(path) if "requestBody" in op else None
-            assert body is not None or "requestBody" not in op, f"sample body for {path}"
-            r = client.request(method.upper(), path.format(**ids), json=body, headers=as_viewer)
+            files = MULTIPART.get(path)
+            assert body is not None or files is not None or "requestBody" not in op, path
+            r = client.request(
+                method.upper(), path.format(**ids), json=body, files=files, headers=as_viewer
+            )
             assert r.status_code == 403, f"{method.upper()} {path}: {r.status_code} {r.text}"
             assert r.json()["error"]["code"] == "forbidden"
     assert writes >= 8

@@ -30,6 +30,7 @@ ID_KINDS = {
     "merge_id": "merge",
     "field_id": "field",
     "channel": "channel",
+    "job_id": "job",
 }
 # A valid body for every operation with a path id and a request body.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -85,6 +86,16 @@ def victim_ids(victim: Tenant) -> dict[str, Any]:
         headers=h,
     )
     identity = api.get(f"/api/v1/contacts/{contact['id']}", headers=h).json()["identities"][0]
+    upload = api.post(
+        "/api/v1/imports/files",
+        files={"file": ("v.csv", b"email\nv2@example.test\n", "text/csv")},
+        headers=h,
+    ).json()
+    job = api.post(
+        "/api/v1/imports",
+        json={"file_id": upload["file_id"], "mapping": {"email": "email"}},
+        headers=h,
+    ).json()
     with victim.session() as s:
         from guanxi.auth import repository
 
@@ -101,6 +112,7 @@ def victim_ids(victim: Tenant) -> dict[str, Any]:
             "merge": merge["id"],
             "field": field["id"],
             "channel": "email",
+            "job": job["id"],
         }
 
 

@@ -1,0 +1,112 @@
+"""The customer-data screens through HTTP: list and search, the 360° page, merge undo, accounts
+with their org chart, and the import wizard from upload to problems."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+import guanxi.importer.tasks  # noqa: F401
+from guanxi.auth.permissions import Role
+from guanxi.worker import jobs
+from tests.factories import make_tenant
+from tests.web.test_console import console_login, csrf_of
+
+
+def test_contacts_list_search_and_the_360_page(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    api, h = TestClient(app), tenant.admin.auth
+    account = api.post("/api/v1/accounts", json={"name": "华科科技"}, headers=h).json()
+    keep = api.post(
+        "/api/v1/contacts", json={"name": "李雷", "phone": "13800000011", "custom": {}}, headers=h
+    ).json()
+    dup = api.post(
+        "/api/v1/contacts", json={"name": "Li Lei", "email": "li@x.cn"}, headers=h
+    ).json()
+    api.put(
+        f"/api/v1/accounts/{account['id']}/contacts/{keep['id']}",
+        json={"role": "champion", "title": "CTO"},
+        headers=h,
+    )
+    api.post(
+        "/api/v1/identify",
+        json={
+            "identities": [{"kind": "email", "value": "li@x.cn"}],
+            "events": [{"type": "page_view", "properties": {"url": "/pricing"}}],
+        },
+        headers=h,
+    )
+    merge = api.post(
+        f"/api/v1/contacts/{keep['id']}/merge", json={"other_id": dup["id"]}, headers=h
+    ).json()
+    console = console_login(app, tenant.admin.email, "zh-CN")
+    listing = console.get("/app/contacts").text
+    assert "李雷" in listing
+    assert "Li Lei" not in listing  # merged away
+    assert "李雷" in console.get("/app/contacts?q=13800000011").text
+    assert "李雷" not in console.get("/app/contacts?q=nobody").text
+    view = console.get(f"/app/contacts/{keep['id']}").text
+    assert "page_view" in view
+    assert "/pricing" in view
+    assert "华科科技" in view
+    assert "champion" in view
+    assert 'data-testid="undo-merge"' in view
+    r = console.post(
+        f"/app/merges/{merge['id']}/undo",
+        data={"csrf_token": csrf_of(view)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert "Li Lei" in console.get("/app/contacts").text
+    chart = console.get(f"/app/accounts/{account['id']}").text
+    assert 'data-testid="org-chart"' in chart
+    assert "李雷" in chart
+    assert "CTO" in chart
+    assert "华科科技" in console.get("/app/accounts?q=华科").text
+
+
+def test_the_import_wizard(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    console = console_login(app, tenant.admin.email)
+    page = console.get("/app/imports").text
+    token = csrf_of(page)
+    content = "姓名,手机,公司\n王芳,13900000001,新公司\n坏行,123,新公司\n".encode("gbk")
+    r = console.post(
+        "/app/imports/upload",
+        data={"csrf_token": token},
+        files={"file": ("a.csv", content, "text/csv")},
+    )
+    assert r.status_code == 200
+    assert 'data-testid="mapping"' in r.text
+    assert re.search(r'<option value="phone" selected>', r.text)
+    file_id = re.search(r'name="file_id" value="(\d+)"', r.text).group(1)  # type: ignore[union-attr]
+    form = {
+        "csrf_token": token,
+        "file_id": file_id,
+        "map:姓名": "name",
+        "map:手机": "phone",
+        "map:公司": "account.name",
+        "dedup": "update",
+        "accounts": "create",
+    }
+    r = console.post("/app/imports/start", data=form, follow_redirects=False)
+    assert r.status_code == 303
+    status_url = r.headers["location"]
+    assert "Waiting for a worker" in console.get(status_url).text
+    while jobs.run_one(app.state.sessionmaker):
+        pass
+    status = console.get(status_url).text
+    assert "Done" in status
+    assert "Invalid phone number" in status
+    assert "123" in status
+    assert "王芳" in console.get("/app/contacts").text
+    viewer = tenant.add(Role.viewer)
+    as_viewer = console_login(app, viewer.email)
+    r = as_viewer.post(
+        "/app/imports/upload",
+        data={"csrf_token": csrf_of(as_viewer.get("/app").text)},
+        files={"file": ("a.csv", content, "text/csv")},
+    )
+    assert r.status_code == 403
