@@ -199,3 +199,73 @@ def test_list_search_sort_and_pages(app: FastAPI) -> None:
             break
     assert len(seen) == 4
     assert seen[:2] == ["Emma Smith", "Zoe King"]
+
+
+def test_export_streams_the_filtered_list_as_csv(app: FastAPI) -> None:
+    import csv
+    import io
+
+    tenant = make_tenant(app)
+    client, h = TestClient(app), tenant.admin.auth
+    client.post(
+        "/api/v1/custom-fields",
+        json={
+            "object": "contact",
+            "key": "tags",
+            "label": "T",
+            "type": "multi_select",
+            "options": ["a", "b"],
+        },
+        headers=h,
+    )
+    for i in range(5):
+        client.post(
+            "/api/v1/contacts",
+            json={
+                "name": f"导出{i}",
+                "stage": "lead" if i < 3 else "mql",
+                "custom": {"tags": ["a", "b"]},
+            },
+            headers=h,
+        )
+    r = client.get("/api/v1/contacts/export.csv?stage=lead", headers=h)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert sorted(row["name"] for row in rows) == ["导出0", "导出1", "导出2"]
+    assert {row["custom.tags"] for row in rows} == {"a;b"}
+    r = client.get("/api/v1/contacts/export.csv?custom.nope=1", headers=h)
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_field")
+    rep = tenant.add(Role.sales)
+    r = client.get("/api/v1/contacts/export.csv", headers=rep.auth)
+    assert r.status_code == 200
+    assert r.content.decode("utf-8-sig").strip().count("\n") == 0  # a rep owns none of them
+
+
+def test_duplicate_suggestions(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    client, h = TestClient(app), tenant.admin.auth
+    account = client.post("/api/v1/accounts", json={"name": "Initech"}, headers=h).json()
+    a = client.post(
+        "/api/v1/contacts", json={"name": "Peter Gibbons", "email": "peter@initech.com"}, headers=h
+    ).json()
+    b = client.post(
+        "/api/v1/contacts", json={"name": "peter  gibbons", "phone": "13800000099"}, headers=h
+    ).json()
+    c = client.post("/api/v1/contacts", json={"name": "张伟", "city": "上海"}, headers=h).json()
+    d = client.post("/api/v1/contacts", json={"name": "张伟", "city": "上海"}, headers=h).json()
+    client.post("/api/v1/contacts", json={"name": "张伟", "city": "北京"}, headers=h)
+    for contact in (a, b):
+        client.put(f"/api/v1/accounts/{account['id']}/contacts/{contact['id']}", json={}, headers=h)
+    pairs = client.get("/api/v1/duplicates", headers=h).json()["items"]
+    assert [(p["a"]["id"], p["b"]["id"], p["reason"]) for p in pairs] == [
+        (a["id"], b["id"], "same_name_same_account"),
+        (c["id"], d["id"], "same_name_same_city"),
+    ]
+    assert (
+        client.post(
+            f"/api/v1/contacts/{a['id']}/merge", json={"other_id": b["id"]}, headers=h
+        ).status_code
+        == 200
+    )
+    assert len(client.get("/api/v1/duplicates", headers=h).json()["items"]) == 1

@@ -110,3 +110,26 @@ def test_the_import_wizard(app: FastAPI) -> None:
         files={"file": ("a.csv", content, "text/csv")},
     )
     assert r.status_code == 403
+
+
+def test_the_duplicates_screen_merges_a_pair(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    api, h = TestClient(app), tenant.admin.auth
+    a = api.post(
+        "/api/v1/contacts", json={"name": "赵敏", "city": "杭州", "phone": "13800000021"}, headers=h
+    ).json()
+    b = api.post(
+        "/api/v1/contacts", json={"name": "赵敏", "city": "杭州", "email": "zm@x.cn"}, headers=h
+    ).json()
+    console = console_login(app, tenant.admin.email)
+    screen = console.get("/app/duplicates").text
+    assert 'data-testid="merge-pair"' in screen
+    r = console.post(
+        "/app/duplicates/merge",
+        data={"csrf_token": csrf_of(screen), "keep": a["id"], "other": b["id"]},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    merged = api.get(f"/api/v1/contacts/{a['id']}", headers=h).json()
+    assert merged["contact"]["email"] == "zm@x.cn"
+    assert "No likely duplicates." in console.get("/app/duplicates").text

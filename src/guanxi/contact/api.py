@@ -3,15 +3,18 @@ merges; and custom field definitions."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from guanxi.account import service as accounts
 from guanxi.account.schemas import AccountOut, ContactAccountOut
+from guanxi.contact import duplicates as duplicates_service
+from guanxi.contact import export, service
 from guanxi.contact import fields as custom_fields
-from guanxi.contact import service
 from guanxi.contact.schemas import (
     Channel,
     ConsentIn,
@@ -40,6 +43,12 @@ from guanxi.kit.page import Page
 from guanxi.kit.schema import Id
 
 router = APIRouter(tags=["contacts"])
+
+
+class DuplicateOut(BaseModel):
+    a: ContactOut
+    b: ContactOut
+    reason: Literal["same_name_same_account", "same_name_same_city"]
 
 
 class Contact360(BaseModel):
@@ -90,6 +99,39 @@ def list_contacts(
         cursor=listing.cursor,
     )
     return Page(items=[ContactOut.model_validate(r.Contact) for r in rows], next_cursor=cursor)
+
+
+@router.get("/contacts/export.csv", response_class=StreamingResponse, responses=errors(400, 422))
+def export_contacts(
+    request: Request,
+    actor: Actor,
+    q: Annotated[str | None, Query(max_length=120)] = None,
+    owner_id: Annotated[Id | None, Query()] = None,
+    stage: Annotated[str | None, Query(max_length=32)] = None,
+    source: Annotated[str | None, Query(max_length=120)] = None,
+    account_id: Annotated[Id | None, Query()] = None,
+) -> StreamingResponse:
+    """The contacts the list would show with the same filters, as CSV, streamed: any number of
+    rows, custom fields as ``custom.<key>`` columns."""
+    filters = {
+        "q": q or None,
+        "owner_id": owner_id,
+        "stage": stage or None,
+        "source": source,
+        "account_id": account_id,
+        "status": "active",
+        "custom": _custom_filters(request),
+    }
+    chunks = export.csv_chunks(request.app.state.sessionmaker, actor, filters)
+    first = next(chunks)  # checks permission and filters before the answer starts
+    headers = {"Content-Disposition": 'attachment; filename="contacts.csv"'}
+    body = (chunk.encode() for chunk in _prepend(first, chunks))
+    return StreamingResponse(body, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+def _prepend(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest
 
 
 @router.post("/contacts", response_model=ContactOut, status_code=201, responses=errors(404))
@@ -225,6 +267,22 @@ def merge(contact_id: Id, data: MergeIn, actor: Actor, session: DB) -> MergeOut:
 def undo_merge(merge_id: Id, actor: Actor, session: DB) -> MergeOut:
     """Restore the merged contact with its identities, account links, events and fields."""
     return MergeOut.model_validate(resolution.undo(session, actor, merge_id, utcnow()))
+
+
+@router.get("/duplicates", response_model=Page[DuplicateOut])
+def duplicates(
+    actor: Actor, session: DB, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> Page[DuplicateOut]:
+    """Contacts that are probably one person but share no identity: the same name at the same
+    account, or in the same city. Merge with ``POST /contacts/{a}/merge``."""
+    pairs = duplicates_service.suggestions(session, actor, limit)
+    items = [
+        DuplicateOut(
+            a=ContactOut.model_validate(p.a), b=ContactOut.model_validate(p.b), reason=p.reason
+        )
+        for p in pairs
+    ]
+    return Page(items=items, next_cursor=None)
 
 
 @router.get("/custom-fields", response_model=Page[CustomFieldOut])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from guanxi.account import service as accounts
+from guanxi.contact import duplicates as duplicate_pairs
 from guanxi.contact import service as contacts
 from guanxi.event import service as events
 from guanxi.identity import repository as identities
@@ -89,6 +92,28 @@ def contact_view(
         if contact.owner_id and actor.can("users:read")
         else None,
     )
+
+
+@router.get("/duplicates", response_class=HTMLResponse)
+def duplicates(request: Request, console: ConsoleDep) -> HTMLResponse:
+    pairs = duplicate_pairs.suggestions(console.session, console.principal, 100)
+    return page(
+        request,
+        "contacts/duplicates.html",
+        console=console,
+        modules=MODULES,
+        active="contacts",
+        pairs=pairs,
+        can_write=console.principal.can("contacts:write"),
+    )
+
+
+@router.post("/duplicates/merge")
+def merge_pair(
+    console: ConsoleDep, keep: Annotated[Id, Form()], other: Annotated[Id, Form()]
+) -> RedirectResponse:
+    resolution.merge_manual(console.session, console.principal, keep, other, utcnow())
+    return RedirectResponse("/app/duplicates", status_code=303)
 
 
 @router.post("/merges/{merge_id}/undo")
