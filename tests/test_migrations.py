@@ -44,3 +44,48 @@ def test_migrations_from_empty_on_sqlite(tmp_path: object) -> None:
 
 def test_migrations_from_empty_on_postgresql() -> None:
     check_fresh(fresh_pg_database(f"guanxi_migrate_{worker_id()}"))
+
+
+def _upgrade_with_data(url: str) -> None:
+    """From the first revision with a workspace and a login in it, to head: the rows survive and
+    the columns later revisions add are there."""
+    from sqlalchemy import text
+
+    upgrade(url, "0001")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO workspace (id, name, default_language, timezone, created_at) VALUES (1, 'Old', 'zh_CN', 'Asia/Shanghai', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO app_user (id, email, name, created_at) VALUES (2, 'old@x.cn', 'Old', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO membership (workspace_id, user_id, role, data_scope, status, created_at) VALUES (1, 2, 'admin', 'all', 'active', CURRENT_TIMESTAMP)"
+                )
+            )
+        upgrade(url)
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT name FROM workspace WHERE id = 1")).scalar() == "Old"
+            conn.execute(
+                text(
+                    "INSERT INTO contact (workspace_id, id, custom, status, created_at, updated_at, import_id) VALUES (1, 3, '{}', 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, NULL)"
+                )
+            )
+            assert current_revision(conn) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_the_first_revision_with_data_on_sqlite(tmp_path: object) -> None:
+    _upgrade_with_data(f"sqlite:///{tmp_path}/old.db")
+
+
+def test_upgrade_from_the_first_revision_with_data_on_postgresql() -> None:
+    _upgrade_with_data(fresh_pg_database(f"guanxi_migrate_old_{worker_id()}"))

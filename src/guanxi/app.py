@@ -16,6 +16,7 @@ from guanxi.contact.api import router as contact_router
 from guanxi.db import make_engine, make_sessionmaker
 from guanxi.http import errors, health, telemetry
 from guanxi.importer.api import router as import_router
+from guanxi.notification.api import router as notification_router
 from guanxi.web import mount as mount_console
 from guanxi.workspace.api import router as workspace_router
 
@@ -58,7 +59,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install_handlers(app)
     telemetry.install(app)
     app.include_router(health.router)
-    for router in (auth_router, workspace_router, contact_router, account_router, import_router):
+    for router in (
+        auth_router,
+        workspace_router,
+        contact_router,
+        account_router,
+        import_router,
+        notification_router,
+    ):
         app.include_router(errors.declare_error_responses(router), prefix=API_PREFIX)
     mount_console(app)
 

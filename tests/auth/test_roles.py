@@ -20,6 +20,8 @@ SELF_SERVICE = {
     ("post", "/api/v1/workspaces"),
     ("post", "/api/v1/me/invitations/{workspace_id}/accept"),
     ("post", "/api/v1/me/invitations/{workspace_id}/decline"),
+    ("post", "/api/v1/notifications/{notification_id}/read"),
+    ("post", "/api/v1/notifications/read-all"),
 }
 SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/workspace": {"name": "Renamed"},
@@ -69,6 +71,7 @@ def test_a_viewer_cannot_write_anywhere(app: FastAPI) -> None:
         "field_id": 1,
         "channel": "email",
         "job_id": 1,
+        "notification_id": 1,
     }
     client = TestClient(app)
     as_viewer = {"X-CSRF-Token": login(client, viewer.email)}  # a viewer works through a session

@@ -31,6 +31,7 @@ ID_KINDS = {
     "field_id": "field",
     "channel": "channel",
     "job_id": "job",
+    "notification_id": "notification",
 }
 # A valid body for every operation with a path id and a request body.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -96,6 +97,13 @@ def victim_ids(victim: Tenant) -> dict[str, Any]:
         json={"file_id": upload["file_id"], "mapping": {"email": "email"}},
         headers=h,
     ).json()
+    owned = api.post(
+        "/api/v1/contacts", json={"name": "Owned", "owner_id": str(member.user_id)}, headers=h
+    ).json()
+    api.patch(
+        f"/api/v1/contacts/{owned['id']}", json={"title": "x"}, headers=h
+    )  # the member is told
+    note = api.get("/api/v1/notifications", headers=member.auth).json()["items"][0]
     with victim.session() as s:
         from guanxi.auth import repository
 
@@ -113,6 +121,7 @@ def victim_ids(victim: Tenant) -> dict[str, Any]:
             "field": field["id"],
             "channel": "email",
             "job": job["id"],
+            "notification": note["id"],
         }
 
 

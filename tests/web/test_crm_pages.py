@@ -133,3 +133,22 @@ def test_the_duplicates_screen_merges_a_pair(app: FastAPI) -> None:
     merged = api.get(f"/api/v1/contacts/{a['id']}", headers=h).json()
     assert merged["contact"]["email"] == "zm@x.cn"
     assert "No likely duplicates." in console.get("/app/duplicates").text
+
+
+def test_the_bell_and_the_notifications_page(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    rep = tenant.add(Role.sales, name="Rep Wang")
+    api = TestClient(app)
+    contact = api.post(
+        "/api/v1/contacts",
+        json={"name": "VIP 客户", "owner_id": str(rep.user_id)},
+        headers=tenant.admin.auth,
+    ).json()
+    api.patch(f"/api/v1/contacts/{contact['id']}", json={"title": "CEO"}, headers=tenant.admin.auth)
+    console = console_login(app, rep.email)
+    home = console.get("/app").text
+    assert re.search(r'data-testid="bell"[^>]*>🔔 <span class="count">1</span>', home)
+    page = console.get("/app/notifications").text
+    assert "changed your contact VIP 客户" in page
+    console.post("/app/notifications/read", data={"csrf_token": csrf_of(page)})
+    assert '<span class="count">' not in console.get("/app").text

@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 from guanxi.account.schemas import AccountIn, LinkIn, MemberLinkOut
 from guanxi.auth import service as auth
 from guanxi.auth.principal import Principal
+from guanxi.contact import collisions, normalise
 from guanxi.contact import fields as custom_fields
-from guanxi.contact import normalise
 from guanxi.contact import service as contacts
 from guanxi.contact.normalise import InvalidValue
 from guanxi.errors import BadRequest, NotFound
 from guanxi.i18n import N_
+from guanxi.kit.clock import utcnow
 from guanxi.kit.pagination import SortSpec, paginate
 from guanxi.models import Account, Contact, ContactAccount
 
@@ -46,6 +47,10 @@ def get(session: Session, actor: Principal, account_id: int, *, write: bool = Fa
     account = session.scalar(stmt)
     if account is None:
         raise NotFound(resource=N_("Account"))
+    if write:
+        collisions.touched(
+            session, actor, "account", account.id, account.owner_id, account.name, "write", utcnow()
+        )
     return account
 
 

@@ -4,16 +4,17 @@ merges; and custom field definitions."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from guanxi.account import service as accounts
 from guanxi.account.schemas import AccountOut, ContactAccountOut
+from guanxi.contact import collisions, export, service
 from guanxi.contact import duplicates as duplicates_service
-from guanxi.contact import export, service
 from guanxi.contact import fields as custom_fields
 from guanxi.contact.schemas import (
     Channel,
@@ -281,6 +282,30 @@ def duplicates(
             a=ContactOut.model_validate(p.a), b=ContactOut.model_validate(p.b), reason=p.reason
         )
         for p in pairs
+    ]
+    return Page(items=items, next_cursor=None)
+
+
+class CollisionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: Id
+    object: Literal["contact", "account"]
+    object_id: Id
+    owner_id: Id
+    actor_id: Id
+    action: str
+    created_at: datetime
+
+
+@router.get("/collisions", response_model=Page[CollisionOut])
+def list_collisions(
+    actor: Actor, session: DB, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> Page[CollisionOut]:
+    """Writes to records someone else owns (撞单): yours, or the workspace's with a data scope of
+    all. The owner is notified."""
+    items = [
+        CollisionOut.model_validate(c) for c in collisions.list_collisions(session, actor, limit)
     ]
     return Page(items=items, next_cursor=None)
 

@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 
 from guanxi.auth import service as auth
 from guanxi.auth.principal import Principal
+from guanxi.contact import collisions, normalise
 from guanxi.contact import fields as custom_fields
-from guanxi.contact import normalise
 from guanxi.contact.normalise import InvalidValue
 from guanxi.errors import NotFound, ValidationFailed
 from guanxi.i18n import N_
+from guanxi.kit.clock import utcnow
 from guanxi.kit.pagination import SortSpec, paginate
 from guanxi.models import Contact, ContactAccount, ContactConsent
 from guanxi.workspace import members
@@ -51,6 +52,10 @@ def get(session: Session, actor: Principal, contact_id: int, *, write: bool = Fa
     contact = session.scalar(stmt)
     if contact is None or (write and contact.status != "active"):
         raise NotFound(resource=N_("Contact"))
+    if write:  # every write to a contact comes through here: someone else's is a collision
+        collisions.touched(
+            session, actor, "contact", contact.id, contact.owner_id, contact.name, "write", utcnow()
+        )
     return contact
 
 

@@ -6,12 +6,14 @@ from guanxi.models.base import Base
 from guanxi.models.contact import Contact, ContactConsent, ContactMerge, CustomField, Identity
 from guanxi.models.event import Event
 from guanxi.models.job import ImportChange, ImportError_, ImportMapping, Job
+from guanxi.models.notification import Collision, Notification
 from guanxi.models.workspace import Department, Workspace
 
 __all__ = [
     "Account",
     "ApiKey",
     "Base",
+    "Collision",
     "Contact",
     "ContactAccount",
     "ContactConsent",
@@ -25,6 +27,7 @@ __all__ = [
     "ImportMapping",
     "Job",
     "Membership",
+    "Notification",
     "User",
     "UserSession",
     "Workspace",

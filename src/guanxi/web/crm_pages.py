@@ -15,6 +15,7 @@ from guanxi.identity import repository as identities
 from guanxi.identity import service as resolution
 from guanxi.kit.clock import utcnow
 from guanxi.kit.schema import Id
+from guanxi.notification import service as notifications
 from guanxi.web.nav import MODULES
 from guanxi.web.render import page
 from guanxi.web.session import ConsoleDep
@@ -162,3 +163,29 @@ def account_view(request: Request, console: ConsoleDep, account_id: Id) -> HTMLR
         account=account,
         chart=chart,
     )
+
+
+@router.get("/notifications", response_class=HTMLResponse)
+def notification_list(request: Request, console: ConsoleDep) -> HTMLResponse:
+    notes = notifications.mine(console.session, console.principal, unread_only=False, limit=100)
+    actors = {int(n.payload["actor_id"]) for n in notes if n.payload.get("actor_id")}
+    names = (
+        members.names(console.session, console.principal, actors)
+        if actors and console.principal.can("users:read")
+        else {}
+    )
+    return page(
+        request,
+        "notifications.html",
+        console=console,
+        modules=MODULES,
+        active="home",
+        notes=notes,
+        names={str(k): v for k, v in names.items()},
+    )
+
+
+@router.post("/notifications/read")
+def read_all(console: ConsoleDep) -> RedirectResponse:
+    notifications.mark_read(console.session, console.principal, None, utcnow())
+    return RedirectResponse("/app/notifications", status_code=303)

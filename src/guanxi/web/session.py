@@ -15,6 +15,7 @@ from guanxi.auth.principal import Principal
 from guanxi.errors import NotAuthenticated
 from guanxi.http.deps import DB, SAFE_METHODS, signed_in
 from guanxi.models import User, Workspace
+from guanxi.notification import service as notifications
 from guanxi.workspace import members
 
 
@@ -39,6 +40,11 @@ class Console:
     @property
     def csrf_token(self) -> str:
         return self.context.record.csrf_token
+
+    @property
+    def unread(self) -> int:
+        """Unread notifications, for the bell in the top bar."""
+        return notifications.unread_count(self.session, self.principal)
 
 
 async def csrf_form_token(request: Request) -> str | None:

@@ -1,0 +1,1 @@
+"""In-app notifications (WeCom and email delivery come with the channels)."""
