@@ -22,6 +22,7 @@ SELF_SERVICE = {
     ("post", "/api/v1/me/invitations/{workspace_id}/decline"),
     ("post", "/api/v1/notifications/{notification_id}/read"),
     ("post", "/api/v1/notifications/read-all"),
+    ("post", "/api/v1/exports"),  # a read (a file of what one may see), started as a job
 }
 SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/workspace": {"name": "Renamed"},

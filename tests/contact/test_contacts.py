@@ -269,3 +269,40 @@ def test_duplicate_suggestions(app: FastAPI) -> None:
         == 200
     )
     assert len(client.get("/api/v1/duplicates", headers=h).json()["items"]) == 1
+
+
+def test_large_exports_run_as_jobs_and_download(app: FastAPI) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    import guanxi.importer.tasks  # noqa: F401
+    from guanxi.worker import jobs
+
+    tenant = make_tenant(app)
+    client, h = TestClient(app), tenant.admin.auth
+    for i in range(3):
+        client.post(
+            "/api/v1/contacts",
+            json={"name": f"表格{i}", "phone": f"1380000010{i}", "stage": "lead"},
+            headers=h,
+        )
+    client.post("/api/v1/contacts", json={"name": "other", "stage": "mql"}, headers=h)
+    r = client.post("/api/v1/exports", json={"format": "xlsx", "stage": "lead"}, headers=h)
+    assert r.status_code == 201
+    export = r.json()
+    r = client.get(f"/api/v1/exports/{export['id']}/file", headers=h)
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "export_not_ready")
+    while jobs.run_one(app.state.sessionmaker, app.state.settings.data_dir):
+        pass
+    done = client.get(f"/api/v1/exports/{export['id']}", headers=h).json()
+    assert (done["status"], done["rows"]) == ("done", 3)
+    r = client.get(f"/api/v1/exports/{export['id']}/file", headers=h)
+    assert r.status_code == 200
+    sheet = load_workbook(io.BytesIO(r.content), read_only=True).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:4] == ("id", "name", "email", "phone")
+    assert sorted(row[1] for row in rows[1:]) == ["表格0", "表格1", "表格2"]
+    # an export is its owner's: a colleague cannot fetch it
+    other = tenant.add(Role.marketer)
+    assert client.get(f"/api/v1/exports/{export['id']}/file", headers=other.auth).status_code == 404

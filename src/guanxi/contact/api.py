@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from guanxi.account import service as accounts
 from guanxi.account.schemas import AccountOut, ContactAccountOut
-from guanxi.contact import collisions, export, service
+from guanxi.contact import collisions, export, exports, service
 from guanxi.contact import duplicates as duplicates_service
 from guanxi.contact import fields as custom_fields
 from guanxi.contact.schemas import (
@@ -42,6 +42,7 @@ from guanxi.identity import service as resolution
 from guanxi.kit.clock import utcnow
 from guanxi.kit.page import Page
 from guanxi.kit.schema import Id
+from guanxi.models import Job
 
 router = APIRouter(tags=["contacts"])
 
@@ -346,3 +347,59 @@ def update_field(field_id: Id, data: CustomFieldPatch, actor: Actor, session: DB
     return CustomFieldOut.model_validate(
         custom_fields.update_field(session, actor, field_id, data.changes())
     )
+
+
+class ExportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["csv", "xlsx"] = "xlsx"
+    q: str | None = Field(default=None, max_length=120)
+    owner_id: Id | None = None
+    stage: str | None = Field(default=None, max_length=32)
+    source: str | None = Field(default=None, max_length=120)
+    account_id: Id | None = None
+
+
+class ExportOut(BaseModel):
+    id: Id
+    status: Literal["pending", "running", "done", "failed", "cancelled"]
+    format: Literal["csv", "xlsx"]
+    rows: int | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+def _export_out(job: Job) -> ExportOut:
+    rows = job.progress.get("rows")
+    return ExportOut(
+        id=job.id,
+        status=job.status,
+        format=job.payload["format"],
+        rows=rows,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+    )
+
+
+@router.post("/exports", response_model=ExportOut, status_code=201)
+def start_export(data: ExportIn, actor: Actor, session: DB) -> ExportOut:
+    """Export contacts (your data scope, these filters) to a file, as a job: for sets too large
+    to stream. Follow it with ``GET /exports/{id}``, then download ``/exports/{id}/file``."""
+    filters = data.model_dump(exclude={"format"}, exclude_none=True)
+    return _export_out(exports.start(session, actor, data.format, filters))
+
+
+@router.get("/exports/{job_id}", response_model=ExportOut)
+def get_export(job_id: Id, actor: Actor, session: DB) -> ExportOut:
+    return _export_out(exports.get(session, actor, job_id))
+
+
+@router.get("/exports/{job_id}/file", response_class=FileResponse, responses=errors(409))
+def download_export(job_id: Id, actor: Actor, session: DB) -> FileResponse:
+    path, fmt = exports.file_of(session, actor, job_id)
+    media = (
+        "text/csv; charset=utf-8"
+        if fmt == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    return FileResponse(path, media_type=media, filename=f"contacts-{job_id}.{fmt}")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
+from openpyxl import Workbook
 from sqlalchemy.orm import Session, sessionmaker
 
 from guanxi.auth.principal import Principal
@@ -69,6 +71,38 @@ def csv_chunks(
         header = ""
         if cursor is None:
             return
+
+
+def write_file(
+    factory: sessionmaker[Session],
+    actor: Principal,
+    filters: Mapping[str, Any],
+    path: Path,
+    fmt: str,
+    progress: Callable[[int], bool],
+) -> int:
+    """Write the export to ``path`` (CSV, or XLSX in openpyxl's streaming write-only mode);
+    ``progress(rows)`` after each page returns True to stop. Returns the rows written."""
+    written = 0
+    chunks = csv_chunks(factory, actor, filters)
+    if fmt == "csv":
+        with path.open("w", encoding="utf-8", newline="") as out:
+            for chunk in chunks:
+                out.write(chunk)
+                written += chunk.count("\n")
+                if progress(written):
+                    return written
+        return written - 1
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("contacts")
+    for chunk in chunks:
+        for row in csv.reader(io.StringIO(chunk.lstrip("\ufeff"))):
+            sheet.append(row)
+            written += 1
+        if progress(written):
+            break
+    book.save(path)
+    return written - 1
 
 
 def _cell(value: Any) -> str:

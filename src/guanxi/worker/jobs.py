@@ -15,11 +15,13 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from guanxi.config import get_settings
 from guanxi.db import transaction
 from guanxi.errors import Conflict, NotFound
 from guanxi.i18n import N_
@@ -46,6 +48,7 @@ class JobContext:
     job_id: int
     payload: dict[str, Any]
     progress: dict[str, Any] = field(default_factory=dict)
+    data_dir: Path = field(default_factory=lambda: get_settings().data_dir)
 
     def checkpoint(self, progress: dict[str, Any], session: Session | None = None) -> bool:
         """Save ``progress`` (in ``session``'s transaction when given, so that the work and its
@@ -125,8 +128,8 @@ def claim(session: Session, now: datetime, worker: str = WORKER_ID) -> Job | Non
     return job
 
 
-def run_one(factory: sessionmaker[Session]) -> bool:
-    """Claim and run one job; False when there was none."""
+def run_one(factory: sessionmaker[Session], data_dir: Path | None = None) -> bool:
+    """Claim and run one job; False when there was none. Files go under ``data_dir``."""
     with transaction(factory) as session:
         job = claim(session, utcnow())
         if job is None:

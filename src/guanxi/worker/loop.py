@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,7 +66,9 @@ def run_due(factory: sessionmaker[Session], schedule: list[Scheduled], clock: fl
     return ran
 
 
-def serve(factory: sessionmaker[Session], *, once: bool = False, poll_s: float = 1.0) -> None:
+def serve(
+    factory: sessionmaker[Session], data_dir: Path, *, once: bool = False, poll_s: float = 1.0
+) -> None:
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -78,7 +81,7 @@ def serve(factory: sessionmaker[Session], *, once: bool = False, poll_s: float =
     )
     while not stop.is_set():
         run_due(factory, schedule, time.monotonic())
-        while not stop.is_set() and jobs.run_one(factory):
+        while not stop.is_set() and jobs.run_one(factory, data_dir):
             pass
         if once:
             break
