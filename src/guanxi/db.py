@@ -16,10 +16,12 @@ from sqlalchemy import (
     Engine,
     String,
     Table,
-    any_,
     create_engine,
     event,
+    func,
     literal,
+    select,
+    text,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError
@@ -131,10 +133,18 @@ def bulk_insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) 
 def in_list(
     session: Session, column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
 ) -> ColumnElement[bool]:
-    """``column IN values`` for thousands of values: one array parameter (``= ANY``) on
-    PostgreSQL, where binding each value separately costs more than the query."""
+    """``column IN values`` for thousands of values. On PostgreSQL the values travel as one
+    array and are unnested into a semi-join: binding each value costs more than the query, and
+    ``= ANY(array)`` turns into rows × values comparisons whenever the planner picks a scan."""
     items = list(values)
     if session.get_bind().dialect.name == "postgresql":
         kind = BigInteger() if items and isinstance(items[0], int) else String()
-        return column == any_(literal(items, ARRAY(kind)))
+        return column.in_(select(func.unnest(literal(items, ARRAY(kind)))))
     return column.in_(items)
+
+
+def analyze(session: Session, *tables: str) -> None:
+    """Refresh the planner's statistics after a bulk load (PostgreSQL; SQLite plans without)."""
+    if session.get_bind().dialect.name == "postgresql":
+        for table in tables:
+            session.execute(text(f"ANALYZE {table}"))

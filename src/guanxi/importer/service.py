@@ -17,7 +17,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from guanxi.contact import fields as custom_fields
-from guanxi.db import bulk_insert, in_list, transaction
+from guanxi.db import analyze, bulk_insert, in_list, transaction
 from guanxi.identity import service as resolution
 from guanxi.importer import reader
 from guanxi.importer.plan import PROFILE, Accounts, Batch, Counts, Options, plan
@@ -133,6 +133,7 @@ def run(context: JobContext, path: Path) -> str:
     parsed: list[Parsed] = []
     problems: list[Problem] = []
     last = done_line
+    batches = [0]
 
     def flush() -> bool:
         nonlocal parsed, problems
@@ -165,6 +166,12 @@ def run(context: JobContext, path: Path) -> str:
                 write(session, context.workspace_id, context.job_id, batch, accounts, counts, now)
                 cancel = context.checkpoint({"line": last, "counts": counts.as_dict()}, session)
         parsed, problems = [], []
+        batches[0] += 1
+        if batches[0] & (batches[0] - 1) == 0 and not options.dry_run:
+            # the tables grow fast: fresh statistics at batches 1, 2, 4, 8 … keep lookups on
+            # their indexes
+            with transaction(context.factory) as session:
+                analyze(session, "identity", "contact", "account")
         return cancel
 
     for line, row in reader.rows(path, file):
