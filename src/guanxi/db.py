@@ -144,7 +144,7 @@ def in_list(
 
 
 def analyze(session: Session, *tables: str) -> None:
-    """Refresh the planner's statistics after a bulk load (PostgreSQL; SQLite plans without)."""
-    if session.get_bind().dialect.name == "postgresql":
-        for table in tables:
-            session.execute(text(f"ANALYZE {table}"))
+    """Refresh the planner's statistics after a bulk load. Both dialects need them: without,
+    SQLite picks the wrong one of two indexes that share a leading column (workspace_id)."""
+    for table in tables:
+        session.execute(text(f"ANALYZE {table}"))

@@ -169,7 +169,7 @@ def run(context: JobContext, path: Path) -> str:
         batches[0] += 1
         if batches[0] & (batches[0] - 1) == 0 and not options.dry_run:
             # the tables grow fast: fresh statistics at batches 1, 2, 4, 8 … keep lookups on
-            # their indexes
+            # their indexes, during the import and after it
             with transaction(context.factory) as session:
                 analyze(session, "identity", "contact", "account")
         return cancel
@@ -188,6 +188,9 @@ def run(context: JobContext, path: Path) -> str:
             return cancel(context)
     if (parsed or problems) and flush():
         return cancel(context)
+    if not options.dry_run:
+        with transaction(context.factory) as session:
+            analyze(session, "identity", "contact", "account")
     context.progress = {
         **context.progress,
         "line": last,

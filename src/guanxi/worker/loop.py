@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from guanxi.auth.service import purge_expired_sessions
@@ -38,8 +39,18 @@ class Scheduled:
     failures: int = field(default=0)
 
 
+def refresh_statistics(session: Session, now: datetime) -> None:
+    """SQLite has no autovacuum to keep planner statistics fresh; ``PRAGMA optimize`` re-analyses
+    the tables that changed enough (PostgreSQL's autovacuum does this itself)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA optimize"))
+
+
 def default_schedule() -> list[Scheduled]:
-    return [Scheduled("purge_expired_sessions", 3600, purge_expired_sessions)]
+    return [
+        Scheduled("purge_expired_sessions", 3600, purge_expired_sessions),
+        Scheduled("refresh_statistics", 3600, refresh_statistics),
+    ]
 
 
 def run_due(factory: sessionmaker[Session], schedule: list[Scheduled], clock: float) -> int:
