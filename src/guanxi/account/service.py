@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, or_, select, true
+from sqlalchemy import ColumnElement, Row, or_, select
 from sqlalchemy.orm import Session
 
 from guanxi.account.schemas import AccountIn, LinkIn, MemberLinkOut
@@ -29,12 +29,7 @@ class ReportsOutside(BadRequest):
 
 
 def visible(session: Session, actor: Principal) -> ColumnElement[bool]:
-    owners = auth.visible_owner_ids(session, actor)
-    if owners is None:
-        return true()
-    if actor.data_scope.value == "own":
-        return Account.owner_id.in_(owners)
-    return or_(Account.owner_id.in_(owners), Account.owner_id.is_(None))
+    return auth.owner_visible(session, actor, Account.owner_id)
 
 
 def get(session: Session, actor: Principal, account_id: int, *, write: bool = False) -> Account:

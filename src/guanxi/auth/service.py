@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row
+from sqlalchemy import ColumnElement, Row, or_, true
 from sqlalchemy.orm import Session
 
 from guanxi.auth import repository as repo
@@ -176,6 +176,31 @@ def visible_owner_ids(session: Session, actor: Principal) -> set[int] | None:
     if actor.data_scope == DataScope.own or actor.department_id is None:
         return {actor.user_id}
     return members.team_of(session, actor.workspace_id, actor.department_id) | {actor.user_id}
+
+
+def owner_visible(session: Session, actor: Principal, owner: Any) -> ColumnElement[bool]:
+    """SQL for "records whose ``owner`` column ``actor`` may see": own scope, their own; team
+    scope, their team's and the unowned (the public pool); all scope, everything."""
+    owners = visible_owner_ids(session, actor)
+    if owners is None:
+        return true()
+    if actor.data_scope == DataScope.own:
+        return cast(ColumnElement[bool], owner.in_(owners))
+    return or_(owner.in_(owners), owner.is_(None))
+
+
+def sees_owner(session: Session, actor: Principal) -> Callable[[int | None], bool]:
+    """The same rule for rows already loaded."""
+    owners = visible_owner_ids(session, actor)
+
+    def check(owner_id: int | None) -> bool:
+        if owners is None:
+            return True
+        if owner_id is None:
+            return actor.data_scope != DataScope.own
+        return owner_id in owners
+
+    return check
 
 
 API_KEY_SORT = SortSpec(

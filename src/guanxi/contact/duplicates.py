@@ -3,7 +3,6 @@ resolution could not merge them). Set-based SQL, one query per rule; a person de
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import and_, select
@@ -19,20 +18,6 @@ class Pair:
     a: Contact  # the older: kept by default
     b: Contact
     reason: str  # same_name_same_account | same_name_same_city
-
-
-def _visible(session: Session, actor: Principal) -> Callable[[Contact], bool]:
-    """The data-scope rule of ``contact.service.visible``, for rows already loaded."""
-    allowed = auth.visible_owner_ids(session, actor)
-
-    def check(contact: Contact) -> bool:
-        if allowed is None:
-            return True
-        if contact.owner_id is None:
-            return actor.data_scope.value != "own"
-        return contact.owner_id in allowed
-
-    return check
 
 
 def suggestions(session: Session, actor: Principal, limit: int = 100) -> list[Pair]:
@@ -67,7 +52,7 @@ def suggestions(session: Session, actor: Principal, limit: int = 100) -> list[Pa
         .order_by(a.id, b.id)
         .limit(limit)
     )
-    visible = _visible(session, actor)
+    sees = auth.sees_owner(session, actor)
     seen: set[tuple[int, int]] = set()
     pairs: list[Pair] = []
     for reason, stmt in (
@@ -75,7 +60,9 @@ def suggestions(session: Session, actor: Principal, limit: int = 100) -> list[Pa
         ("same_name_same_city", same_city),
     ):
         for first, second in session.execute(stmt).all():
-            if (first.id, second.id) in seen or not (visible(first) and visible(second)):
+            if (first.id, second.id) in seen or not (
+                sees(first.owner_id) and sees(second.owner_id)
+            ):
                 continue
             seen.add((first.id, second.id))
             pairs.append(Pair(first, second, reason))

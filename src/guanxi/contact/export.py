@@ -15,26 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from guanxi.auth.principal import Principal
 from guanxi.contact import fields as custom_fields
 from guanxi.contact import service as contacts
+from guanxi.contact.schemas import STANDARD_FIELDS
 from guanxi.db import transaction
 
-COLUMNS = (
-    "id",
-    "name",
-    "email",
-    "phone",
-    "title",
-    "gender",
-    "city",
-    "province",
-    "country",
-    "language",
-    "timezone",
-    "owner_id",
-    "source",
-    "stage",
-    "created_at",
-    "updated_at",
-)
+COLUMNS = ("id", *STANDARD_FIELDS, "created_at", "updated_at")
 PAGE = 2000
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, or_, select, true
+from sqlalchemy import ColumnElement, Row, or_, select
 from sqlalchemy.orm import Session
 
 from guanxi.auth import service as auth
@@ -32,14 +32,8 @@ class InvalidField(ValidationFailed):
 
 
 def visible(session: Session, actor: Principal) -> ColumnElement[bool]:
-    """Contacts ``actor`` may see: own scope, their own; team scope, their team's and the
-    unowned (the pool); all scope, every contact."""
-    owners = auth.visible_owner_ids(session, actor)
-    if owners is None:
-        return true()
-    if actor.data_scope.value == "own":
-        return Contact.owner_id.in_(owners)
-    return or_(Contact.owner_id.in_(owners), Contact.owner_id.is_(None))
+    """Contacts ``actor`` may see by data scope (``auth.service.owner_visible``)."""
+    return auth.owner_visible(session, actor, Contact.owner_id)
 
 
 def get(session: Session, actor: Principal, contact_id: int, *, write: bool = False) -> Contact:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from guanxi.contact import normalise
+from guanxi.contact.schemas import STANDARD_FIELDS
 from guanxi.db import in_list
 from guanxi.identity import repository as identity_repo
 from guanxi.identity import rules
@@ -21,20 +22,7 @@ from guanxi.importer.rows import Parsed, Problem, missing_required
 from guanxi.kit.ids import new_id
 from guanxi.models import Account, Contact, CustomField, Identity, Membership, User
 
-PROFILE = (
-    "name",
-    "email",
-    "phone",
-    "title",
-    "gender",
-    "city",
-    "province",
-    "country",
-    "language",
-    "source",
-    "stage",
-    "owner_id",
-)
+PROFILE = STANDARD_FIELDS
 
 
 @dataclass(frozen=True)

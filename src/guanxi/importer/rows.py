@@ -11,23 +11,13 @@ from typing import Any
 from guanxi.contact import fields as custom_fields
 from guanxi.contact import normalise
 from guanxi.contact.normalise import InvalidValue
+from guanxi.contact.schemas import STANDARD_FIELDS
 from guanxi.identity import rules
 from guanxi.identity.rules import Key
 from guanxi.models import CustomField
 
-STANDARD = (
-    "name",
-    "email",
-    "phone",
-    "title",
-    "gender",
-    "city",
-    "province",
-    "country",
-    "language",
-    "source",
-    "stage",
-)
+# The standard fields a column can fill (the owner comes by email, the time zone not by import).
+STANDARD = tuple(f for f in STANDARD_FIELDS if f not in ("owner_id", "timezone"))
 ACCOUNT = ("account.name", "account.domain", "account.role", "account.title")
 ROLES = {"decision_maker", "influencer", "user", "procurement", "champion"}
 GENDERS = {
