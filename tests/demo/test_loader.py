@@ -33,3 +33,12 @@ def test_demo_loads_and_refreshes(app: FastAPI) -> None:
     departments = client.get("/api/v1/departments").json()["items"]
     assert len(departments) == 5
     assert any(d["parent_id"] for d in departments)
+    # customers: B2B accounts with buying committees (an org chart), B2C consumers with events
+    accounts = client.get("/api/v1/accounts?limit=200").json()["items"]
+    assert len(accounts) == 24
+    chart = client.get(f"/api/v1/accounts/{accounts[0]['id']}/contacts").json()
+    assert chart[0]["role"] == "decision_maker"
+    assert chart[0]["reports"]
+    contacts = client.get("/api/v1/contacts?stage=subscriber&limit=200").json()["items"]
+    assert len(contacts) == 160
+    assert any(client.get(f"/api/v1/contacts/{c['id']}/timeline").json()["items"] for c in contacts[:5])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
@@ -16,8 +17,9 @@ from guanxi.auth import service as auth
 from guanxi.auth import users
 from guanxi.auth.permissions import Role
 from guanxi.auth.principal import Principal
-from guanxi.demo.generators import person
+from guanxi.demo.generators import companies, consumers, person
 from guanxi.errors import NotFound
+from guanxi.kit.clock import utcnow
 from guanxi.kit.secrets import hash_password
 from guanxi.models import User
 from guanxi.workspace import members
@@ -90,7 +92,122 @@ def load_demo(session: Session, password: str, seed: int = 2026) -> DemoLogin:
                 session, actor, _login(session, email, p.name, password, p.language), role, team_id
             )
             count += 1
+    _customers(session, actor, seed)
     return DemoLogin(workspace.id, ADMIN_EMAIL, password, count)
+
+
+def _customers(session: Session, actor: Principal, seed: int) -> None:
+    """B2B accounts with their buying committees and B2C consumers with a few events, owned
+    by the demo's sales reps — once: a refresh leaves customer data as it is."""
+    from guanxi.account import service as accounts
+    from guanxi.account.schemas import AccountIn, LinkIn
+    from guanxi.contact import service as contacts
+    from guanxi.contact.schemas import ContactFields, IdentityIn
+    from guanxi.event import service as events
+    from guanxi.event.schemas import EventIn
+    from guanxi.identity import service as resolution
+
+    if contacts.list_contacts(
+        session,
+        actor,
+        q=None,
+        owner_id=None,
+        stage=None,
+        source=None,
+        account_id=None,
+        status="active",
+        custom={},
+        sort=None,
+        limit=1,
+        cursor=None,
+    )[0]:
+        return
+    now = utcnow()
+    reps = [
+        m.User.id
+        for m in members.list_members(
+            session,
+            actor,
+            role=Role.sales,
+            department_id=None,
+            status=None,
+            q=None,
+            sort="name",
+            limit=50,
+            cursor=None,
+        )[0]
+    ]
+    rng = random.Random(seed)
+    for company in companies(seed, 24):
+        owner = rng.choice(reps) if reps else None
+        account = accounts.create(
+            session,
+            actor,
+            AccountIn(
+                name=company.name,
+                domain=company.domain,
+                industry=company.industry,
+                size=company.size,
+                tier=company.tier,
+                region=company.region,
+                owner_id=owner,
+            ),
+            now,
+        )
+        ids: list[int] = []
+        for member in company.committee:
+            p = member.person
+            fields = ContactFields(
+                name=p.name,
+                email=p.email,
+                phone=p.phone,
+                title=member.title,
+                city=p.city,
+                province=p.province,
+                country="CN",
+                source=rng.choice(SOURCES),
+                stage=rng.choice(("lead", "mql", "sql")),
+                owner_id=owner,
+            )
+            contact = resolution.create_contact(session, actor, fields, [], now)
+            boss = ids[member.reports_to] if member.reports_to is not None else None
+            accounts.link(
+                session,
+                actor,
+                account.id,
+                contact.id,
+                LinkIn(role=member.role, title=member.title, reports_to_id=boss),
+                now,
+            )
+            ids.append(contact.id)
+    for i, p in enumerate(consumers(seed + 1, 160)):
+        fields = ContactFields(
+            name=p.name,
+            email=p.email,
+            phone=p.phone,
+            city=p.city,
+            province=p.province,
+            country="CN",
+            source=rng.choice(SOURCES),
+            stage="subscriber",
+        )
+        identities = (
+            [IdentityIn(kind="wechat_unionid", value=f"o6_demo{seed}{i:05d}")] if i % 2 else []
+        )
+        contact = resolution.create_contact(session, actor, fields, identities, now)
+        history = [
+            EventIn(
+                type=rng.choice(EVENTS),
+                channel=rng.choice(("web", "wechat", "email")),
+                occurred_at=now - timedelta(days=rng.randrange(1, 90), minutes=rng.randrange(1440)),
+            )
+            for _ in range(rng.randrange(1, 6))
+        ]
+        events.record(session, actor.workspace_id, contact.id, history, source="demo", now=now)
+
+
+SOURCES = ("Expo-A 展会", "官网表单", "公众号", "企业微信", "线下沙龙")
+EVENTS = ("page_view", "content_view", "follow", "form_submit", "email_opened")
 
 
 def _member(
