@@ -41,4 +41,6 @@ def test_demo_loads_and_refreshes(app: FastAPI) -> None:
     assert chart[0]["reports"]
     contacts = client.get("/api/v1/contacts?stage=subscriber&limit=200").json()["items"]
     assert len(contacts) == 160
-    assert any(client.get(f"/api/v1/contacts/{c['id']}/timeline").json()["items"] for c in contacts[:5])
+    assert any(
+        client.get(f"/api/v1/contacts/{c['id']}/timeline").json()["items"] for c in contacts[:5]
+    )
