@@ -152,3 +152,47 @@ def test_the_bell_and_the_notifications_page(app: FastAPI) -> None:
     assert "changed your contact VIP 客户" in page
     console.post("/app/notifications/read", data={"csrf_token": csrf_of(page)})
     assert '<span class="count">' not in console.get("/app").text
+
+
+def test_saved_mappings_and_the_excel_export_from_the_console(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    console = console_login(app, tenant.admin.email)
+    token = csrf_of(console.get("/app/imports").text)
+    content = "客户名,联系方式\n周杰,13900000002\n".encode()
+    r = console.post(
+        "/app/imports/upload",
+        data={"csrf_token": token},
+        files={"file": ("a.csv", content, "text/csv")},
+    )
+    file_id = re.search(r'name="file_id" value="(\d+)"', r.text).group(1)  # type: ignore[union-attr]
+    form = {
+        "csrf_token": token,
+        "file_id": file_id,
+        "map:客户名": "name",
+        "map:联系方式": "phone",
+        "save_as": "我的映射",
+    }
+    assert console.post("/app/imports/start", data=form, follow_redirects=False).status_code == 303
+    while jobs.run_one(app.state.sessionmaker, app.state.settings.data_dir):
+        pass
+    # the next file with the same columns: the saved mapping applies in one click
+    r = console.post(
+        "/app/imports/upload",
+        data={"csrf_token": token},
+        files={"file": ("b.csv", content, "text/csv")},
+    )
+    assert 'data-testid="saved-mapping"' in r.text
+    link = re.search(r'href="(/app/imports/files/\d+\?mapping_id=\d+)"', r.text).group(1)  # type: ignore[union-attr]
+    applied = console.get(link).text
+    assert re.search(r'<option value="name" selected>', applied)
+    r = console.post(
+        "/app/exports", data={"csrf_token": token, "format": "xlsx"}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    while jobs.run_one(app.state.sessionmaker, app.state.settings.data_dir):
+        pass
+    status = console.get(r.headers["location"]).text
+    assert 'data-testid="download"' in status
+    download = console.get(re.search(r'href="(/api/v1/exports/\d+/file)"', status).group(1))  # type: ignore[union-attr]
+    assert download.status_code == 200
+    assert download.content[:2] == b"PK"

@@ -52,15 +52,39 @@ def store_upload(
     with path.open("wb") as out:
         shutil.copyfileobj(stream, out, length=1 << 20)
     try:
+        return describe(session, actor, data_dir, file_id)
+    except UnreadableFile:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def describe(
+    session: Session,
+    actor: Principal,
+    data_dir: Path,
+    file_id: str,
+    mapping: dict[str, str] | None = None,
+) -> UploadOut:
+    """An uploaded file's shape and first rows, with ``mapping`` (a saved one) or a suggestion."""
+    actor.require("contacts:write")
+    if not file_id.isdigit():
+        raise NotFound(resource=N_("File"))
+    path = upload_dir(data_dir, actor.workspace_id) / file_id
+    if not path.exists():
+        raise NotFound(resource=N_("File"))
+    try:
         shape = reader.shape(path)
         sample = [row for _, row in islice(reader.rows(path, shape), 5)]
     except Exception as exc:  # any parse failure is the file's
-        path.unlink(missing_ok=True)
         raise UnreadableFile() from exc
     if not [h for h in shape.headers if h]:
-        path.unlink(missing_ok=True)
         raise UnreadableFile()
     custom = custom_fields.definitions(session, actor.workspace_id, "contact")
+    suggested = rows.suggest(shape.headers, custom)
+    if mapping:
+        suggested |= {
+            h: t for h, t in mapping.items() if h in suggested and rows.valid_target(t, custom)
+        }
     return UploadOut(
         file_id=file_id,
         format=shape.format,
@@ -68,8 +92,16 @@ def store_upload(
         delimiter=shape.delimiter,
         headers=shape.headers,
         sample=sample,
-        suggested_mapping=rows.suggest(shape.headers, custom),
+        suggested_mapping=suggested,
     )
+
+
+def get_mapping(session: Session, actor: Principal, mapping_id: int) -> ImportMapping:
+    actor.require("contacts:read")
+    row = session.get(ImportMapping, (actor.workspace_id, mapping_id))
+    if row is None:
+        raise NotFound(resource=N_("Mapping"))
+    return row
 
 
 def start(session: Session, actor: Principal, data_dir: Path, data: ImportIn) -> Job:

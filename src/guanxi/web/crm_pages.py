@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from guanxi.account import service as accounts
 from guanxi.contact import duplicates as duplicate_pairs
+from guanxi.contact import exports
 from guanxi.contact import service as contacts
 from guanxi.event import service as events
 from guanxi.identity import repository as identities
@@ -189,3 +190,28 @@ def notification_list(request: Request, console: ConsoleDep) -> HTMLResponse:
 def read_all(console: ConsoleDep) -> RedirectResponse:
     notifications.mark_read(console.session, console.principal, None, utcnow())
     return RedirectResponse("/app/notifications", status_code=303)
+
+
+@router.post("/exports")
+def start_export(
+    console: ConsoleDep,
+    fmt: Annotated[str, Form(alias="format", pattern="^(csv|xlsx)$")] = "xlsx",
+    q: Annotated[str, Form(max_length=120)] = "",
+    stage: Annotated[str, Form(max_length=32)] = "",
+) -> RedirectResponse:
+    filters = {k: v for k, v in (("q", q), ("stage", stage)) if v}
+    job = exports.start(console.session, console.principal, fmt, filters)
+    return RedirectResponse(f"/app/exports/{job.id}", status_code=303)
+
+
+@router.get("/exports/{job_id}", response_class=HTMLResponse)
+def export_status(request: Request, console: ConsoleDep, job_id: Id) -> HTMLResponse:
+    job = exports.get(console.session, console.principal, job_id)
+    return page(
+        request,
+        "contacts/export.html",
+        console=console,
+        modules=MODULES,
+        active="contacts",
+        job=job,
+    )

@@ -10,7 +10,7 @@ from guanxi.errors import GuanxiError
 from guanxi.http.errors import render
 from guanxi.importer import jobs
 from guanxi.importer.rows import ACCOUNT, STANDARD
-from guanxi.importer.schemas import ImportIn
+from guanxi.importer.schemas import ImportIn, UploadOut
 from guanxi.kit.schema import Id
 from guanxi.web.nav import MODULES
 from guanxi.web.render import language_of, page
@@ -53,14 +53,7 @@ def imports(request: Request, console: ConsoleDep) -> HTMLResponse:
     return _list(request, console)
 
 
-@router.post("/imports/upload", response_class=HTMLResponse)
-def upload(request: Request, console: ConsoleDep, file: UploadFile) -> HTMLResponse:
-    try:
-        described = jobs.store_upload(
-            console.session, console.principal, request.app.state.settings.data_dir, file.file
-        )
-    except GuanxiError as exc:
-        return _list(request, console, render(exc, language_of(request)), exc.status)
+def _mapping_page(request: Request, console: Console, described: UploadOut) -> HTMLResponse:
     return page(
         request,
         "imports/mapping.html",
@@ -69,7 +62,35 @@ def upload(request: Request, console: ConsoleDep, file: UploadFile) -> HTMLRespo
         active="contacts",
         upload=described,
         targets=_targets(console),
+        saved=jobs.mappings(console.session, console.principal),
     )
+
+
+@router.post("/imports/upload", response_class=HTMLResponse)
+def upload(request: Request, console: ConsoleDep, file: UploadFile) -> HTMLResponse:
+    try:
+        described = jobs.store_upload(
+            console.session, console.principal, request.app.state.settings.data_dir, file.file
+        )
+    except GuanxiError as exc:
+        return _list(request, console, render(exc, language_of(request)), exc.status)
+    return _mapping_page(request, console, described)
+
+
+@router.get("/imports/files/{file_id}", response_class=HTMLResponse)
+def mapping(
+    request: Request, console: ConsoleDep, file_id: Id, mapping_id: Id | None = None
+) -> HTMLResponse:
+    """The mapping step again, with a saved mapping applied."""
+    saved = (
+        jobs.get_mapping(console.session, console.principal, mapping_id).mapping
+        if mapping_id
+        else None
+    )
+    described = jobs.describe(
+        console.session, console.principal, request.app.state.settings.data_dir, str(file_id), saved
+    )
+    return _mapping_page(request, console, described)
 
 
 @router.post("/imports/start")
@@ -89,6 +110,9 @@ async def start(request: Request, console: ConsoleDep) -> Response:
         job = jobs.start(
             console.session, console.principal, request.app.state.settings.data_dir, data
         )
+        name = str(form.get("save_as", "")).strip()
+        if name:
+            jobs.save_mapping(console.session, console.principal, name[:120], mapping)
     except GuanxiError as exc:
         return _list(request, console, render(exc, language_of(request)), exc.status)
     except ValueError:
