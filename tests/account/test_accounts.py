@@ -90,3 +90,66 @@ def test_company_names_and_domains_match_one_account(app: FastAPI) -> None:
         f"/api/v1/accounts/{account['id']}", json={"tier": "mid", "revenue": 1200000.5}, headers=h
     )
     assert (r.json()["tier"], r.json()["revenue"]) == ("mid", 1200000.5)
+
+
+def test_merging_a_manager_into_their_report_makes_no_loop(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    client, h = TestClient(app), tenant.admin.auth
+    account = client.post("/api/v1/accounts", json={"name": "Loop Co"}, headers=h).json()
+    boss = client.post("/api/v1/contacts", json={"name": "Boss"}, headers=h).json()
+    report = client.post("/api/v1/contacts", json={"name": "Report"}, headers=h).json()
+    client.put(f"/api/v1/accounts/{account['id']}/contacts/{boss['id']}", json={}, headers=h)
+    client.put(
+        f"/api/v1/accounts/{account['id']}/contacts/{report['id']}",
+        json={"reports_to_id": boss["id"]},
+        headers=h,
+    )
+    merge = client.post(
+        f"/api/v1/contacts/{report['id']}/merge", json={"other_id": boss["id"]}, headers=h
+    ).json()
+    chart = client.get(f"/api/v1/accounts/{account['id']}/contacts", headers=h)
+    assert chart.status_code == 200
+    assert [(n["name"], n["reports_to_id"], n["reports"]) for n in chart.json()] == [
+        ("Report", None, [])
+    ]
+    assert client.post(f"/api/v1/merges/{merge['id']}/undo", headers=h).status_code == 200
+    chart = client.get(f"/api/v1/accounts/{account['id']}/contacts", headers=h).json()
+    assert [(n["name"], [r["name"] for r in n["reports"]]) for n in chart] == [("Boss", ["Report"])]
+
+
+def test_the_org_chart_keeps_invisible_people_unnamed(app: FastAPI) -> None:
+    from guanxi.auth.permissions import Role
+
+    tenant = make_tenant(app)
+    rep_a, rep_b = tenant.add(Role.sales), tenant.add(Role.sales)
+    client, h = TestClient(app), tenant.admin.auth
+    account = client.post(
+        "/api/v1/accounts", json={"name": "Shared Co", "owner_id": str(rep_a.user_id)}, headers=h
+    ).json()
+    mine = client.post(
+        "/api/v1/contacts",
+        json={"name": "Mine", "email": "mine@x.cn", "owner_id": str(rep_a.user_id)},
+        headers=h,
+    ).json()
+    theirs = client.post(
+        "/api/v1/contacts",
+        json={"name": "Theirs", "email": "theirs@x.cn", "owner_id": str(rep_b.user_id)},
+        headers=h,
+    ).json()
+    client.put(
+        f"/api/v1/accounts/{account['id']}/contacts/{theirs['id']}",
+        json={"role": "decision_maker"},
+        headers=h,
+    )
+    client.put(
+        f"/api/v1/accounts/{account['id']}/contacts/{mine['id']}",
+        json={"reports_to_id": theirs["id"]},
+        headers=h,
+    )
+    chart = client.get(f"/api/v1/accounts/{account['id']}/contacts", headers=rep_a.auth).json()
+    assert [(n["name"], n["email"], n["role"]) for n in chart] == [(None, None, "decision_maker")]
+    assert [r["name"] for r in chart[0]["reports"]] == ["Mine"]
+    # and B's 360 does not show A's account
+    assert (
+        client.get(f"/api/v1/contacts/{theirs['id']}", headers=rep_b.auth).json()["accounts"] == []
+    )

@@ -260,3 +260,39 @@ def test_xlsx_and_bad_uploads(app: FastAPI, tenant: Tenant) -> None:
     assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_mapping")
     r = client.post("/api/v1/imports", json={"file_id": "123", "mapping": {}}, headers=h)
     assert r.status_code == 404
+
+
+def test_identities_shared_within_a_batch_are_matched_not_duplicated(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    """A row gives an existing contact a new email; a later row with only that email updates
+    the same contact; a row whose identities point at two contacts, or a second unionid for one
+    person, is reported — and the import finishes."""
+    client, h = TestClient(app), tenant.admin.auth
+    a = client.post(
+        "/api/v1/contacts", json={"name": "A", "phone": "13800000001"}, headers=h
+    ).json()
+    client.post("/api/v1/contacts", json={"name": "B", "phone": "13800000002"}, headers=h)
+    content = "name,phone,email,unionid\nA,13800000001,e@x.cn,\nA2,,e@x.cn,\nB,13800000002,e@x.cn,\nN,13900000001,,U1\nN,13900000001,,U2\n"
+    up = upload(client, tenant, content.encode())
+    job = start(
+        client,
+        tenant,
+        up["file_id"],
+        {"name": "name", "phone": "phone", "email": "email", "unionid": "identity.wechat_unionid"},
+    )
+    work(app)
+    status = client.get(f"/api/v1/imports/{job}", headers=h).json()
+    assert status["status"] == "done"
+    assert (status["counts"]["created"], status["counts"]["updated"]) == (1, 2)
+    problems = client.get(f"/api/v1/imports/{job}/problems", headers=h).json()["items"]
+    assert [(p["line"], p["reason"]) for p in problems] == [
+        (4, "matches_several"),
+        (6, "identity_conflict"),
+    ]
+    emails = [
+        i["value"]
+        for i in client.get(f"/api/v1/contacts/{a['id']}", headers=h).json()["identities"]
+        if i["kind"] == "email"
+    ]
+    assert emails == ["e@x.cn"]

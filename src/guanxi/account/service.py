@@ -174,7 +174,9 @@ def link(
         if (
             boss is None
             or data.reports_to_id == contact.id
-            or _reports_chain(session, account.id, data.reports_to_id, contact.id)
+            or _reports_chain(
+                session, actor.workspace_id, account.id, data.reports_to_id, contact.id
+            )
         ):
             raise ReportsOutside()
     row = session.get(ContactAccount, (actor.workspace_id, contact.id, account.id))
@@ -191,12 +193,14 @@ def link(
     return row
 
 
-def _reports_chain(session: Session, account_id: int, start: int, target: int) -> bool:
+def _reports_chain(
+    session: Session, workspace_id: int, account_id: int, start: int, target: int
+) -> bool:
     """Whether ``target`` is ``start`` or among its managers: making ``start`` the manager of
     ``target`` would then close a loop."""
     rows = session.execute(
         select(ContactAccount.contact_id, ContactAccount.reports_to_id).where(
-            ContactAccount.account_id == account_id
+            ContactAccount.workspace_id == workspace_id, ContactAccount.account_id == account_id
         )
     ).all()
     boss = {c: r for c, r in rows}
@@ -244,11 +248,13 @@ def org_chart(session: Session, actor: Principal, account_id: int) -> list[Membe
         )
         .order_by(Contact.name_key, Contact.id)
     ).all()
+    sees = auth.sees_owner(session, actor)
     nodes = {
         link_.contact_id: MemberLinkOut(
             contact_id=link_.contact_id,
-            name=c.name,
-            email=c.email,
+            # someone outside the reader's data scope keeps their place in the chart, unnamed
+            name=c.name if sees(c.owner_id) else None,
+            email=c.email if sees(c.owner_id) else None,
             role=link_.role,
             title=link_.title,
             reports_to_id=link_.reports_to_id,
@@ -258,8 +264,21 @@ def org_chart(session: Session, actor: Principal, account_id: int) -> list[Membe
     roots: list[MemberLinkOut] = []
     for node in nodes.values():
         parent = nodes.get(node.reports_to_id) if node.reports_to_id is not None else None
+        if parent is not None and _loops(nodes, node.contact_id):
+            parent = None  # a reporting loop (old data): show the node at the top, not forever
         (parent.reports if parent is not None else roots).append(node)
     return roots
+
+
+def _loops(nodes: dict[int, MemberLinkOut], start: int) -> bool:
+    seen: set[int] = set()
+    current: int | None = start
+    while current is not None and current in nodes:
+        if current in seen:
+            return True
+        seen.add(current)
+        current = nodes[current].reports_to_id
+    return False
 
 
 def accounts_of(
@@ -275,6 +294,7 @@ def accounts_of(
         .where(
             ContactAccount.workspace_id == actor.workspace_id,
             ContactAccount.contact_id == contact_id,
+            visible(session, actor),
         )
         .order_by(Account.name_key)
     )

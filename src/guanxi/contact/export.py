@@ -19,6 +19,7 @@ from guanxi.contact.schemas import STANDARD_FIELDS
 from guanxi.db import transaction
 
 COLUMNS = ("id", *STANDARD_FIELDS, "created_at", "updated_at")
+VALIDATED = frozenset({"phone", "email"})
 PAGE = 2000
 
 
@@ -44,6 +45,11 @@ def csv_chunks(
             for row in rows:
                 c = row.Contact
                 values = [getattr(c, name) for name in COLUMNS]
+                # phones and emails are validated formats (E.164 leads with "+"); free text is not
+                values = [
+                    v if n in VALIDATED or not isinstance(v, str) else _safe(v)
+                    for n, v in zip(COLUMNS, values, strict=True)
+                ]
                 custom = c.custom or {}
                 writer.writerow(
                     [
@@ -89,9 +95,18 @@ def write_file(
     return written - 1
 
 
+_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, list):
-        return ";".join(str(v) for v in value)
-    return str(value)
+    text = ";".join(str(v) for v in value) if isinstance(value, list) else str(value)
+    return _safe(text)
+
+
+def _safe(text: str) -> str:
+    """No spreadsheet formula from a value (``=``, ``+``, ``-``, ``@`` lead), no control
+    characters Excel refuses."""
+    text = text.translate(_CONTROL)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

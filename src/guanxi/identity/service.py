@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from guanxi.auth.principal import Principal
@@ -337,9 +337,11 @@ def merge(
             ContactAccount.workspace_id == ws, ContactAccount.reports_to_id == merged.id
         )
     ).all()
-    repointed = [[str(r.account_id), str(r.contact_id)] for r in reporting]
+    repointed = []
     for r in reporting:
-        r.reports_to_id = survivor.id
+        # the survivor never reports to itself (it may have reported to the merged contact)
+        r.reports_to_id = None if r.contact_id == survivor.id else survivor.id
+        repointed.append([str(r.account_id), str(r.contact_id)])
 
     copied = rules.merge_fields(_standard(survivor), _standard(merged))
     custom = rules.merge_fields(survivor.custom or {}, merged.custom or {})
@@ -440,7 +442,10 @@ def undo(session: Session, actor: Principal, merge_id: int, now: datetime) -> Co
                 ContactAccount.workspace_id == ws,
                 ContactAccount.account_id == int(account_id),
                 ContactAccount.contact_id == int(contact_id),
-                ContactAccount.reports_to_id == survivor.id,
+                or_(
+                    ContactAccount.reports_to_id == survivor.id,
+                    ContactAccount.reports_to_id.is_(None),
+                ),
             )
             .values(reports_to_id=merged.id)
         )

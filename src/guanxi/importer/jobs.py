@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from guanxi.auth.principal import Principal
 from guanxi.contact import fields as custom_fields
 from guanxi.errors import BadRequest, NotFound
 from guanxi.i18n import N_
+from guanxi.identity.service import WholeWorkspaceNeeded
 from guanxi.importer import reader, rows
 from guanxi.importer.schemas import ImportIn, ImportOut, UploadOut
 from guanxi.kit.ids import new_id
@@ -29,6 +29,11 @@ MAX_UPLOAD = 512 * 1024 * 1024
 class InvalidMapping(BadRequest):
     code = "invalid_mapping"
     message = N_("Column {column} maps to {target}, which is not a field you can import into.")
+
+
+class FileTooLarge(BadRequest):
+    code = "file_too_large"
+    message = N_("The file is larger than 512 MB; split it into several imports.")
 
 
 class UnreadableFile(BadRequest):
@@ -46,11 +51,18 @@ def store_upload(
     session: Session, actor: Principal, data_dir: Path, stream: IO[bytes]
 ) -> UploadOut:
     """Keep an uploaded file and describe it: format, encoding, headers, a sample, a mapping."""
-    actor.require("contacts:write")
+    _importer(actor)
     file_id = str(new_id())
     path = upload_dir(data_dir, actor.workspace_id) / file_id
+    size = 0
     with path.open("wb") as out:
-        shutil.copyfileobj(stream, out, length=1 << 20)
+        while chunk := stream.read(1 << 20):
+            size += len(chunk)
+            if size > MAX_UPLOAD:
+                out.close()
+                path.unlink(missing_ok=True)
+                raise FileTooLarge()
+            out.write(chunk)
     try:
         return describe(session, actor, data_dir, file_id)
     except UnreadableFile:
@@ -104,8 +116,16 @@ def get_mapping(session: Session, actor: Principal, mapping_id: int) -> ImportMa
     return row
 
 
-def start(session: Session, actor: Principal, data_dir: Path, data: ImportIn) -> Job:
+def _importer(actor: Principal) -> None:
+    """An import matches and updates contacts across the workspace, like identify: it needs
+    the right to write contacts and a data scope of all."""
     actor.require("contacts:write")
+    if actor.data_scope.value != "all":
+        raise WholeWorkspaceNeeded()
+
+
+def start(session: Session, actor: Principal, data_dir: Path, data: ImportIn) -> Job:
+    _importer(actor)
     path = upload_dir(data_dir, actor.workspace_id) / data.file_id
     if not path.exists():
         raise NotFound(resource=N_("File"))
@@ -130,7 +150,8 @@ def start(session: Session, actor: Principal, data_dir: Path, data: ImportIn) ->
 def get(session: Session, actor: Principal, job_id: int) -> Job:
     actor.require("contacts:read")
     job = session.get(Job, (actor.workspace_id, job_id))
-    if job is None or job.kind != "import":
+    mine = job is not None and (job.created_by == actor.user_id or actor.data_scope.value == "all")
+    if job is None or job.kind != "import" or not mine:
         raise NotFound(resource=N_("Import"))
     return job
 
@@ -160,6 +181,7 @@ def list_imports(session: Session, actor: Principal, limit: int) -> Sequence[Job
     stmt = (
         select(Job)
         .where(Job.workspace_id == actor.workspace_id, Job.kind == "import")
+        .where(Job.created_by == actor.user_id if actor.data_scope.value != "all" else true())
         .order_by(Job.created_at.desc(), Job.id.desc())
         .limit(limit)
     )

@@ -150,7 +150,7 @@ class Accounts:
                 "workspace_id": self.workspace_id,
                 "id": account_id,
                 "name": row.account_name,
-                "name_key": key or row.account_name.lower(),
+                "name_key": (key or row.account_name.lower())[:200],
                 "domain": row.account_domain,
                 "custom": {},
                 "import_id": self.job_id,
@@ -261,12 +261,21 @@ def plan(
                 )
                 counts.skipped += 1
                 continue
+            clash = rules.conflicts(target["_keys"], row.keys)
+            if clash:
+                batch.problems.append(
+                    Problem(
+                        row.line,
+                        None,
+                        clash[0].value,
+                        "identity_conflict",
+                        f"line {target['_line']} has another {clash[0].kind.value}",
+                    )
+                )
+                continue
             _fill(target, row, overwrite=options.overwrite)
             for k in row.keys:
-                if k not in pending and not any(
-                    c.kind == k.kind and c.namespace == k.namespace and k.kind in rules.SINGULAR
-                    for c in target["_keys"]
-                ):
+                if k not in pending:
                     pending[k] = target
                     target["_keys"].append(k)
             counts.updated += 1
@@ -319,6 +328,8 @@ def plan(
             )
             continue
         _update(batch, current[contact_id], row, options, held[contact_id], job_id, now)
+        for k in row.keys:  # the rest of the batch finds the contact by its new identities too
+            existing.setdefault(k, contact_id)
         if account is not None:
             batch.links.append(
                 {

@@ -17,6 +17,8 @@ from typing import IO, Any
 from openpyxl import load_workbook
 
 SAMPLE_BYTES = 1 << 20
+# A cell may hold a long note; an unbalanced quote must not swallow the file unnoticed either.
+csv.field_size_limit(16 << 20)
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,10 @@ def valid_target(target: str, custom: Mapping[str, CustomField]) -> bool:
     return False
 
 
+# Column lengths of the fields a cell fills (longer text is cut, never a failed COPY).
+LENGTHS = {"city": 80, "province": 80, "language": 16, "stage": 32, "source": 120}
+
+
 @dataclass
 class Parsed:
     line: int
@@ -148,7 +152,7 @@ def parse(
                     raise InvalidValue("a two-letter country code, such as CN")
                 parsed.values["country"] = raw.strip().upper()
             elif target in STANDARD:
-                parsed.values[target] = raw[:120]
+                parsed.values[target] = raw[: LENGTHS.get(target, 120)]
             elif target.startswith("custom."):
                 key = target[7:]
                 f = custom[key]
@@ -161,7 +165,7 @@ def parse(
             elif target == "account.name":
                 parsed.account_name = raw[:200]
             elif target == "account.domain":
-                parsed.account_domain = normalise.domain(raw)
+                parsed.account_domain = normalise.domain(raw)[:253]
             elif target == "account.role":
                 role = raw.strip().lower().replace(" ", "_")
                 if role not in ROLES:
@@ -177,7 +181,7 @@ def parse(
                 "phone": "invalid_phone",
                 "owner": "invalid_email",
             }.get(target, "invalid_value")
-            return Problem(line, column, raw[:255], reason, str(exc))
+            return Problem(line, column[:120], raw[:255], reason, str(exc))
     for kind, name in rules.PROFILE_FIELD.items():
         if parsed.values.get(name):
             parsed.keys.append(Key(kind, "", parsed.values[name]))
@@ -190,7 +194,7 @@ def parse(
             "no email, phone or other identity to import the row by",
         )
     if "name" in parsed.values:
-        parsed.values["name_key"] = normalise.name_key(parsed.values["name"])
+        parsed.values["name_key"] = normalise.name_key(parsed.values["name"])[:120]
     return parsed
 
 

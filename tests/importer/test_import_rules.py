@@ -1,0 +1,65 @@
+"""Who may import, whose imports one sees, and what a hostile file cannot do."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from guanxi.auth.permissions import Role
+from tests.factories import make_tenant
+from tests.importer.test_import import start, upload, work
+
+
+def test_importing_needs_a_data_scope_of_all_and_imports_are_private(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    rep = tenant.add(Role.sales)
+    client = TestClient(app)
+    r = client.post(
+        "/api/v1/imports/files",
+        files={"file": ("a.csv", b"email\nx@y.io\n", "text/csv")},
+        headers=rep.auth,
+    )
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "data_scope_all_required")
+    up = upload(client, tenant, b"email\nx@y.io\n")
+    job = start(client, tenant, up["file_id"], {"email": "email"})
+    assert client.get(f"/api/v1/imports/{job}", headers=rep.auth).status_code == 404
+    assert client.post(f"/api/v1/imports/{job}/cancel", headers=rep.auth).status_code == 404
+    assert client.get("/api/v1/imports", headers=rep.auth).json()["items"] == []
+    assert len(client.get("/api/v1/imports", headers=tenant.admin.auth).json()["items"]) == 1
+
+
+def test_long_cells_are_cut_to_their_columns_and_the_import_finishes(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    client = TestClient(app)
+    long = "城" * 300
+    content = f"name,phone,city,stage,note\n{'名' * 300},13800000031,{long},{'s' * 100},{'x' * 200000}\n".encode()
+    up = upload(client, tenant, content)
+    job = start(
+        client,
+        tenant,
+        up["file_id"],
+        {"name": "name", "phone": "phone", "city": "city", "stage": "stage", "note": "ignore"},
+    )
+    work(app)
+    assert (
+        client.get(f"/api/v1/imports/{job}", headers=tenant.admin.auth).json()["status"] == "done"
+    )
+    contact = client.get("/api/v1/contacts", headers=tenant.admin.auth).json()["items"][0]
+    assert (len(contact["name"]), len(contact["city"]), len(contact["stage"])) == (120, 80, 32)
+
+
+def test_exported_text_cannot_become_a_spreadsheet_formula(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    client = TestClient(app)
+    client.post(
+        "/api/v1/contacts",
+        json={"name": '=HYPERLINK("http://evil")', "phone": "13800000032", "title": "@SUM(1)\x0b"},
+        headers=tenant.admin.auth,
+    )
+    text = client.get("/api/v1/contacts/export.csv", headers=tenant.admin.auth).content.decode(
+        "utf-8-sig"
+    )
+    assert "'=HYPERLINK" in text
+    assert "'@SUM(1)" in text
+    assert "\x0b" not in text
+    assert "+8613800000032" in text  # a validated phone keeps its plus
