@@ -63,3 +63,45 @@ def test_exported_text_cannot_become_a_spreadsheet_formula(app: FastAPI) -> None
     assert "'@SUM(1)" in text
     assert "\x0b" not in text
     assert "+8613800000032" in text  # a validated phone keeps its plus
+
+
+def test_merge_rows_that_name_two_people_are_problems_not_a_failed_import(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    client, h = TestClient(app), tenant.admin.auth
+    client.post(
+        "/api/v1/contacts",
+        json={
+            "name": "A",
+            "phone": "13800000041",
+            "identities": [{"kind": "wechat_unionid", "value": "UA"}],
+        },
+        headers=h,
+    )
+    client.post(
+        "/api/v1/contacts",
+        json={
+            "name": "B",
+            "email": "b@x.cn",
+            "identities": [{"kind": "wechat_unionid", "value": "UB"}],
+        },
+        headers=h,
+    )
+    c = client.post("/api/v1/contacts", json={"name": "C", "email": "c@x.cn"}, headers=h).json()
+    d = client.post(
+        "/api/v1/contacts", json={"name": "D", "phone": "13800000042"}, headers=h
+    ).json()
+    content = b"phone,email\n13800000041,b@x.cn\n13800000042,c@x.cn\n"
+    up = upload(client, tenant, content)
+    job = start(client, tenant, up["file_id"], {"phone": "phone", "email": "email"}, dedup="merge")
+    work(app)
+    status = client.get(f"/api/v1/imports/{job}", headers=h).json()
+    assert (status["status"], status["counts"]["merged"]) == ("done", 1)
+    problems = client.get(f"/api/v1/imports/{job}/problems", headers=h).json()["items"]
+    assert [(p["line"], p["reason"]) for p in problems] == [(2, "identity_conflict")]
+    merged = {c["id"], d["id"]}
+    survivors = [
+        x["id"]
+        for x in client.get("/api/v1/contacts?limit=200", headers=h).json()["items"]
+        if x["id"] in merged
+    ]
+    assert len(survivors) == 1

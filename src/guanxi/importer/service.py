@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from guanxi.contact import fields as custom_fields
 from guanxi.db import analyze, bulk_insert, in_list, transaction
+from guanxi.errors import GuanxiError
 from guanxi.identity import service as resolution
 from guanxi.importer import reader
 from guanxi.importer.plan import PROFILE, Accounts, Batch, Counts, Options, plan
@@ -88,16 +89,23 @@ def write(
                 fresh[(link["contact_id"], link["account_id"])] = link
         bulk_insert(session, ContactAccount, list(fresh.values()))
     for row in batch.merges:
-        result = resolution.resolve(
-            session,
-            workspace_id,
-            row.keys,
-            {**row.values, "custom": row.custom},
-            overwrite=False,
-            source=f"import:{job_id}",
-            actor_id=None,
-            now=now,
-        )
+        # each merge in a savepoint: identities of two different people are that row's problem,
+        # not the batch's
+        try:
+            with session.begin_nested():
+                result = resolution.resolve(
+                    session,
+                    workspace_id,
+                    row.keys,
+                    {**row.values, "custom": row.custom},
+                    overwrite=False,
+                    source=f"import:{job_id}",
+                    actor_id=None,
+                    now=now,
+                )
+        except GuanxiError as exc:
+            batch.problems.append(Problem(row.line, None, None, exc.code, str(exc)[:500]))
+            continue
         counts.merged += len(result.merges)
         counts.updated += 1
     if batch.problems:
