@@ -32,6 +32,7 @@ ID_KINDS = {
     "channel": "channel",
     "job_id": "job",
     "notification_id": "notification",
+    "file_id": "file",
 }
 # A valid body for every operation with a path id and a request body.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -122,6 +123,7 @@ def victim_ids(victim: Tenant) -> dict[str, Any]:
             "channel": "email",
             "job": job["id"],
             "notification": note["id"],
+            "file": upload["file_id"],
         }
 
 
