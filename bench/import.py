@@ -27,6 +27,7 @@ from guanxi.db import make_engine, make_sessionmaker, transaction
 from guanxi.demo.generators import companies, consumers
 from guanxi.importer import reader, service
 from guanxi.importer.schemas import ImportIn
+from guanxi.kit.clock import utcnow
 from guanxi.kit.ids import new_id
 from guanxi.migrate import upgrade
 from guanxi.worker import jobs
@@ -173,7 +174,7 @@ def run(database_url: str, scale: str) -> dict[str, Any]:
                 "shape": vars(shape),
                 **ImportIn(file_id="1", mapping=mapping).model_dump(exclude={"file_id"}),
             }
-            job = jobs.enqueue(s, workspace.id, "import", payload, user.id)
+            job = jobs.take(s, jobs.enqueue(s, workspace.id, "import", payload, user.id), utcnow())
             job_id, workspace_id = job.id, workspace.id
         context = jobs.JobContext(factory, workspace_id, job_id, payload, {})
         started = time.perf_counter()

@@ -207,7 +207,7 @@ def import_file(
     from guanxi.importer.schemas import ImportIn
     from guanxi.kit.clock import utcnow
     from guanxi.migrate import upgrade
-    from guanxi.models import Job
+    from guanxi.worker import jobs
     from guanxi.worker.jobs import JobContext
 
     settings = _settings(database_url)
@@ -230,8 +230,10 @@ def import_file(
                 accounts=accounts,
                 dry_run=dry_run,
             )
-            job = imports.start(session, actor, settings.data_dir, data)
-            job.status = "running"
+            job = imports.start(session, actor, settings.data_dir, data, settings.default_language)
+            # held by this process like a worker's claim: if it dies, a worker resumes the
+            # import from its last checkpoint once the lease runs out
+            jobs.take(session, job, utcnow())
             context = JobContext(factory, job.workspace_id, job.id, dict(job.payload), {})
         out.print(f"import {job.id}: {upload.format} {upload.encoding or ''} · mapping {chosen}")
         with Progress(console=out) as bar:
@@ -245,9 +247,9 @@ def import_file(
             context.checkpoint = checkpoint  # type: ignore[method-assign]
             status = importer.run(context, Path(context.payload["path"]))
         with transaction(factory) as session:
-            row = session.get(Job, (context.workspace_id, context.job_id))
-            assert row is not None
-            row.status, row.progress, row.finished_at = status, dict(context.progress), utcnow()
+            row = jobs.held(session, context.workspace_id, context.job_id, context.worker)
+            if row is not None:
+                row.status, row.progress, row.finished_at = status, dict(context.progress), utcnow()
     except (GuanxiError, ValidationError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, cast
 
 import psycopg
-from psycopg.types.json import Jsonb
 from sqlalchemy import (
     ARRAY,
+    JSON,
     BigInteger,
     ColumnElement,
     Engine,
@@ -106,28 +108,44 @@ def bulk_insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) 
     if not rows:
         return
     table = cast(Table, model.__table__)
-    columns = list(rows[0])
     if session.get_bind().dialect.name != "postgresql":
         session.execute(table.insert(), rows)
         return
-    json_columns = {
-        c.name
-        for c in table.columns
-        if c.type.__class__.__name__ in ("JSON", "JSONB") or "JSON" in repr(c.type)
-    }
+    # Nullable columns that are NULL in every row are left out: less to format and send.
+    columns = [
+        name
+        for name in rows[0]
+        if not _nullable(table, name) or any(row[name] is not None for row in rows)
+    ]
+    get = itemgetter(*columns)
+    json_at = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
     connection = cast(psycopg.Connection[Any], session.connection().connection.dbapi_connection)
     names = ", ".join(f'"{c}"' for c in columns)
     with (
         connection.cursor() as cursor,
         cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
     ):
-        for row in rows:
-            copy.write_row(
-                [
-                    Jsonb(row[c]) if c in json_columns and row[c] is not None else row[c]
-                    for c in columns
-                ]
-            )
+        if len(columns) == 1:
+            for row in rows:
+                copy.write_row((get(row),))
+        elif not json_at:
+            for row in rows:
+                copy.write_row(get(row))
+        else:
+            for row in rows:
+                values = list(get(row))
+                for i in json_at:  # JSON text, which the server reads as json/jsonb
+                    if values[i] is not None:
+                        values[i] = _json(values[i])
+                copy.write_row(values)
+
+
+def _nullable(table: Table, name: str) -> bool:
+    column = table.c[name]
+    return bool(column.nullable) and column.server_default is None
+
+
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def in_list(

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from guanxi.i18n import N_
+from guanxi.i18n import N_, Message
+
+
+class InvalidValue(ValueError):
+    """A value that cannot be normalised or stored (raised by pure validators, turned into a
+    4xx at the edges); ``message`` says why, in either language."""
+
+    def __init__(self, template: str, **params: Any) -> None:
+        self.message = Message(template, **params)
+        super().__init__(str(self.message))
 
 
 class GuanxiError(Exception):

@@ -10,7 +10,7 @@ import io
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -27,6 +27,26 @@ current_language: ContextVar[Language] = ContextVar("current_language", default=
 def N_(text: str) -> str:
     """Mark ``text`` for translation without translating it now (translated when shown)."""
     return text
+
+
+class Message:
+    """Text for a person, translated when shown: an ``N_`` template and its parameters, which
+    may be Messages themselves. ``str()`` is the English text (for logs)."""
+
+    __slots__ = ("params", "template")
+
+    def __init__(self, template: str, **params: Any) -> None:
+        self.template, self.params = template, params
+
+    def render(self, language: Language | None = None) -> str:
+        params = {
+            k: v.render(language) if isinstance(v, Message) else v for k, v in self.params.items()
+        }
+        text = gettext(self.template, language)
+        return text.format(**params) if params else text
+
+    def __str__(self) -> str:
+        return self.render("en")
 
 
 @lru_cache

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from guanxi.auth.permissions import Role
 from guanxi.contact.fields import FieldType, coerce
-from guanxi.contact.normalise import InvalidValue
+from guanxi.errors import InvalidValue
 from tests.factories import make_tenant
 
 

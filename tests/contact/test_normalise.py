@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from guanxi.contact import normalise
-from guanxi.contact.normalise import InvalidValue
+from guanxi.errors import InvalidValue
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from guanxi.contact.normalise import InvalidValue
+from guanxi.errors import InvalidValue
 from guanxi.identity import rules
 from guanxi.identity.rules import Candidate, Key, Kind
 

@@ -296,3 +296,47 @@ def test_identities_shared_within_a_batch_are_matched_not_duplicated(
         if i["kind"] == "email"
     ]
     assert emails == ["e@x.cn"]
+
+
+def test_rows_matching_the_batch_still_being_written_update_it(
+    app: FastAPI, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches are planned while the previous one is written: a row that matches a contact
+    created or updated in the batch in flight, or by an identity that batch adds, updates that
+    contact — no duplicate contact, no duplicate identity, no field written back to empty."""
+    client, h = TestClient(app), tenant.admin.auth
+    known = client.post(
+        "/api/v1/contacts", json={"name": "K", "phone": "13800000009"}, headers=h
+    ).json()
+    monkeypatch.setattr(service, "BATCH", 2)
+    content = (
+        "name,phone,email,title,city\n"
+        "P,13900000001,,,\n"  # batch 1: creates P
+        "K,13800000009,,CEO,\n"  # batch 1: updates K
+        "P,13900000001,p@x.cn,,\n"  # batch 2: P (in flight) gets an email
+        "K,13800000009,,,上海\n"  # batch 2: K (updated in flight) gets a city
+        "P,,p@x.cn,CTO,\n"  # batch 3: P found by the email batch 2 adds
+        "Q,13900000002,,,\n"
+    )
+    up = upload(client, tenant, content.encode())
+    job = start(
+        client,
+        tenant,
+        up["file_id"],
+        {"name": "name", "phone": "phone", "email": "email", "title": "title", "city": "city"},
+    )
+    work(app)
+    status = client.get(f"/api/v1/imports/{job}", headers=h).json()
+    assert status["status"] == "done"
+    assert (status["counts"]["created"], status["counts"]["updated"]) == (2, 4)
+    assert status["counts"]["problems"] == 0
+    assert contacts_in(tenant) == 3
+    people = {c["name"]: c for c in client.get("/api/v1/contacts", headers=h).json()["items"]}
+    assert (people["P"]["email"], people["P"]["title"]) == ("p@x.cn", "CTO")
+    view = client.get(f"/api/v1/contacts/{people['P']['id']}", headers=h).json()
+    assert sorted((i["kind"], i["value"]) for i in view["identities"]) == [
+        ("email", "p@x.cn"),
+        ("phone", "+8613900000001"),
+    ]
+    k = client.get(f"/api/v1/contacts/{known['id']}", headers=h).json()["contact"]
+    assert (k["title"], k["city"]) == ("CEO", "上海")

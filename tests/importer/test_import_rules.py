@@ -105,3 +105,31 @@ def test_merge_rows_that_name_two_people_are_problems_not_a_failed_import(app: F
         if x["id"] in merged
     ]
     assert len(survivors) == 1
+
+
+def test_an_import_updating_others_contacts_records_collisions_and_tells_each_owner_once(
+    app: FastAPI,
+) -> None:
+    tenant = make_tenant(app)
+    sales = tenant.add(Role.sales)
+    client, h = TestClient(app), tenant.admin.auth
+    for phone in ("13800000051", "13800000052"):
+        r = client.post(
+            "/api/v1/contacts",
+            json={"name": f"客户{phone[-1]}", "phone": phone, "owner_id": str(sales.user_id)},
+            headers=h,
+        )
+        assert r.status_code == 201, r.text
+    client.post("/api/v1/contacts", json={"name": "自己的", "phone": "13800000053"}, headers=h)
+    content = b"phone,title\n13800000051,CEO\n13800000052,CTO\n13800000053,CFO\n"
+    up = upload(client, tenant, content)
+    job = start(client, tenant, up["file_id"], {"phone": "phone", "title": "title"})
+    work(app)
+    assert client.get(f"/api/v1/imports/{job}", headers=h).json()["counts"]["updated"] == 3
+    collisions = client.get("/api/v1/collisions", headers=sales.auth).json()["items"]
+    assert sorted((c["action"], c["owner_id"]) for c in collisions) == [
+        ("import", str(sales.user_id)),
+        ("import", str(sales.user_id)),
+    ]
+    notes = client.get("/api/v1/notifications", headers=sales.auth).json()["items"]
+    assert [(n["kind"], n["payload"]["action"]) for n in notes] == [("collision", "import")]

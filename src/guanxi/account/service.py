@@ -15,8 +15,7 @@ from guanxi.auth.principal import Principal
 from guanxi.contact import collisions, normalise
 from guanxi.contact import fields as custom_fields
 from guanxi.contact import service as contacts
-from guanxi.contact.normalise import InvalidValue
-from guanxi.errors import BadRequest, NotFound
+from guanxi.errors import BadRequest, InvalidValue, NotFound
 from guanxi.i18n import N_
 from guanxi.kit.clock import utcnow
 from guanxi.kit.pagination import SortSpec, paginate
@@ -103,7 +102,7 @@ def _clean(
                 definitions, values["custom"], complete=complete
             )
     except InvalidValue as exc:
-        raise contacts.InvalidField(reason=str(exc)) from exc
+        raise contacts.InvalidField(reason=exc.message) from exc
     if values.get("name"):
         values["name_key"] = normalise.company_key(values["name"]) or values["name"].strip().lower()
     return values

@@ -13,8 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from guanxi.auth.principal import Principal
-from guanxi.contact.normalise import InvalidValue
-from guanxi.errors import AlreadyExists, NotFound
+from guanxi.errors import AlreadyExists, InvalidValue, NotFound
 from guanxi.i18n import N_
 from guanxi.models import CustomField
 
@@ -41,23 +40,23 @@ def coerce(kind: FieldType, options: Sequence[str], value: Any) -> Any:
     if kind == FieldType.text:
         text = str(value).strip()
         if len(text) > 2000:
-            raise InvalidValue("text longer than 2000 characters")
+            raise InvalidValue(N_("text longer than 2,000 characters"))
         return text
     if kind == FieldType.number:
         if isinstance(value, bool):
-            raise InvalidValue("not a number")
+            raise InvalidValue(N_("not a number: {value}"), value=value)
         try:
             number = float(str(value).replace(",", "").strip())
         except ValueError as exc:
-            raise InvalidValue(f"not a number: {value!r}") from exc
+            raise InvalidValue(N_("not a number: {value}"), value=value) from exc
         if number != number or abs(number) > 1e15:
-            raise InvalidValue(f"number out of range: {value!r}")
+            raise InvalidValue(N_("number out of range: {value}"), value=value)
         return int(number) if number.is_integer() else number
     if kind == FieldType.date:
         try:
             return date.fromisoformat(str(value).strip().replace("/", "-")).isoformat()
         except ValueError as exc:
-            raise InvalidValue(f"not a date (YYYY-MM-DD): {value!r}") from exc
+            raise InvalidValue(N_("not a date (YYYY-MM-DD): {value}"), value=value) from exc
     if kind == FieldType.boolean:
         if isinstance(value, bool):
             return value
@@ -66,17 +65,23 @@ def coerce(kind: FieldType, options: Sequence[str], value: Any) -> Any:
             return True
         if text in _FALSE:
             return False
-        raise InvalidValue(f"not yes/no: {value!r}")
+        raise InvalidValue(N_("not yes/no: {value}"), value=value)
     if kind == FieldType.select:
         text = str(value).strip()
         if text not in options:
-            raise InvalidValue(f"{text!r} is not one of {', '.join(options)}")
+            raise InvalidValue(
+                N_("{value} is not one of {options}"), value=text, options=", ".join(options)
+            )
         return text
     items = value if isinstance(value, list) else [v for v in re.split(r"[;,，；|]", str(value))]
     chosen = [str(v).strip() for v in items if str(v).strip()]
     unknown = [v for v in chosen if v not in options]
     if unknown:
-        raise InvalidValue(f"{', '.join(unknown)} not among {', '.join(options)}")
+        raise InvalidValue(
+            N_("{value} is not one of {options}"),
+            value=", ".join(unknown),
+            options=", ".join(options),
+        )
     return sorted(set(chosen), key=list(options).index)
 
 
@@ -89,15 +94,15 @@ def validate(
     for key_, value in values.items():
         field = definitions.get(key_)
         if field is None:
-            raise InvalidValue(f"{key_}: no such custom field")
+            raise InvalidValue(N_("{field}: no such custom field"), field=key_)
         try:
             out[key_] = coerce(FieldType(field.type), field.options, value)
         except InvalidValue as exc:
-            raise InvalidValue(f"{key_}: {exc}") from exc
+            raise InvalidValue(N_("{field}: {reason}"), field=key_, reason=exc.message) from exc
     if complete:
         missing = [k for k, f in definitions.items() if f.required and out.get(k) is None]
         if missing:
-            raise InvalidValue(f"{', '.join(missing)}: required")
+            raise InvalidValue(N_("required: {fields}"), fields=", ".join(missing))
     return out
 
 

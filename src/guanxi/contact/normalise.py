@@ -13,6 +13,9 @@ from functools import lru_cache
 
 import phonenumbers
 
+from guanxi.errors import InvalidValue
+from guanxi.i18n import N_
+
 _CN_MOBILE = re.compile(r"^(?:\+?86|0086)?(1[3-9]\d{9})$")
 _PHONE_NOISE = re.compile(r"[\s\-().（）]")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
@@ -20,10 +23,6 @@ _COMPANY_SUFFIXES = re.compile(
     r"(股份有限公司|有限责任公司|有限公司|集团|公司|co\.?,?\s*ltd\.?|co\.?|ltd\.?|inc\.?|llc|gmbh|corp\.?|corporation|limited)$"
 )
 _SPACE = re.compile(r"\s+")
-
-
-class InvalidValue(ValueError):
-    """A value that cannot be normalised; the message says why, in English (codes carry it)."""
 
 
 def phone(value: str, region: str = "CN") -> str:
@@ -35,9 +34,9 @@ def phone(value: str, region: str = "CN") -> str:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidValue(f"not a phone number: {value!r}") from exc
+        raise InvalidValue(N_("not a phone number: {value}"), value=value) from exc
     if not phonenumbers.is_valid_number(number):
-        raise InvalidValue(f"not a valid phone number: {value!r}")
+        raise InvalidValue(N_("not a valid phone number: {value}"), value=value)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -45,7 +44,7 @@ def email(value: str) -> str:
     """Lower-cased, trimmed, full-width characters folded; InvalidValue when not an address."""
     text = unicodedata.normalize("NFKC", value).strip().lower()
     if len(text) > 254 or not _EMAIL.match(text):
-        raise InvalidValue(f"not an email address: {value!r}")
+        raise InvalidValue(N_("not an email address: {value}"), value=value)
     return text
 
 
@@ -56,7 +55,7 @@ def domain(value: str) -> str:
     text = re.sub(r"^[a-z]+://", "", text).split("/")[0].split(":")[0]
     text = text.removeprefix("www.")
     if not re.match(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$", text):
-        raise InvalidValue(f"not a domain: {value!r}")
+        raise InvalidValue(N_("not a domain: {value}"), value=value)
     return text
 
 

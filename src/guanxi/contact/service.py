@@ -17,8 +17,7 @@ from guanxi.auth import service as auth
 from guanxi.auth.principal import Principal
 from guanxi.contact import collisions, normalise
 from guanxi.contact import fields as custom_fields
-from guanxi.contact.normalise import InvalidValue
-from guanxi.errors import NotFound, ValidationFailed
+from guanxi.errors import InvalidValue, NotFound, ValidationFailed
 from guanxi.i18n import N_
 from guanxi.kit.clock import utcnow
 from guanxi.kit.pagination import SortSpec, paginate
@@ -128,7 +127,7 @@ def clean_custom(
     try:
         return custom_fields.validate(definitions, values, complete=complete)
     except InvalidValue as exc:
-        raise InvalidField(reason=str(exc)) from exc
+        raise InvalidField(reason=exc.message) from exc
 
 
 def new_contact(

@@ -9,6 +9,7 @@ route adds its own (409 …) with ``errors(...)``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -20,9 +21,9 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from guanxi.errors import GuanxiError
+from guanxi.errors import GuanxiError, InvalidValue
 from guanxi.http.deps import language_of
-from guanxi.i18n import N_, Language, gettext
+from guanxi.i18n import N_, Language, Message, gettext
 
 log = logging.getLogger("guanxi.errors")
 
@@ -74,7 +75,14 @@ def _console_page(request: Request, status: int, message: str) -> Response | Non
 
 
 def render(exc: GuanxiError, language: Language) -> str:
-    params = {k: gettext(v, language) if isinstance(v, str) else v for k, v in exc.params.items()}
+    params = {
+        k: v.render(language)
+        if isinstance(v, Message)
+        else gettext(v, language)
+        if isinstance(v, str)
+        else v
+        for k, v in exc.params.items()
+    }
     text = gettext(exc.text, language)
     return text.format(**params) if params else text
 
@@ -89,13 +97,26 @@ async def on_guanxi_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status, exc.code, message, exc.details, headers)
 
 
+def _reason(error: Mapping[str, Any], language: Language) -> str:
+    """Our own validators' reasons in the caller's language; Pydantic's own as it words them."""
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, InvalidValue):
+        return cause.message.render(language)
+    return str(error.get("msg"))
+
+
 async def on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    language = language_of(request)
     details = [
-        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg")), "type": e.get("type")}
+        {
+            "loc": [str(p) for p in e.get("loc", ())],
+            "msg": _reason(e, language),
+            "type": e.get("type"),
+        }
         for e in exc.errors()
     ]
-    message = gettext(N_("Some fields are not valid."), language_of(request))
+    message = gettext(N_("Some fields are not valid."), language)
     html = _console_page(request, 422, message)
     if html is not None:
         return html

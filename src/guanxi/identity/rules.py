@@ -15,7 +15,8 @@ from enum import StrEnum
 from typing import Any
 
 from guanxi.contact import normalise
-from guanxi.contact.normalise import InvalidValue
+from guanxi.errors import InvalidValue
+from guanxi.i18n import N_
 
 
 class Kind(StrEnum):
@@ -50,10 +51,12 @@ def key(kind: str, value: str, namespace: str | None = None, region: str = "CN")
     try:
         k = Kind(kind)
     except ValueError as exc:
-        raise InvalidValue(f"unknown identity kind {kind!r}") from exc
+        raise InvalidValue(N_("unknown identity kind: {kind}"), kind=kind) from exc
     ns = (namespace or "").strip()
     if k in NAMESPACED and not ns:
-        raise InvalidValue(f"{k.value} needs a namespace (the appid, corp id or source system)")
+        raise InvalidValue(
+            N_("{kind} needs a namespace (the appid, corp id or source system)"), kind=k.value
+        )
     if k not in NAMESPACED:
         ns = ""
     text = value.strip()
@@ -62,7 +65,7 @@ def key(kind: str, value: str, namespace: str | None = None, region: str = "CN")
     elif k in (Kind.phone, Kind.whatsapp):
         text = normalise.phone(text, region)
     if not text or len(text) > 255:
-        raise InvalidValue(f"empty or too long {k.value}")
+        raise InvalidValue(N_("empty or too long: {kind}"), kind=k.value)
     return Key(k, ns, text)
 
 

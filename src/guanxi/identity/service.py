@@ -17,9 +17,8 @@ from sqlalchemy.orm import Session
 
 from guanxi.auth.principal import Principal
 from guanxi.contact import service as contacts
-from guanxi.contact.normalise import InvalidValue
 from guanxi.contact.schemas import STANDARD_FIELDS, ContactFields, IdentityIn
-from guanxi.errors import Conflict, Forbidden, NotFound
+from guanxi.errors import Conflict, Forbidden, InvalidValue, NotFound
 from guanxi.i18n import N_
 from guanxi.identity import repository as repo
 from guanxi.identity import rules
@@ -66,7 +65,7 @@ def keys_of(identities: Iterable[IdentityIn], values: Mapping[str, Any]) -> list
             if values.get(name):
                 found.add(rules.key(kind.value, values[name]))
     except InvalidValue as exc:
-        raise contacts.InvalidField(reason=str(exc)) from exc
+        raise contacts.InvalidField(reason=exc.message) from exc
     return sorted(found)
 
 
@@ -200,9 +199,11 @@ def resolve(
     source: str | None,
     actor_id: int | None,
     now: datetime,
+    import_id: int | None = None,
 ) -> Resolution:
     """Find or create the one contact these identities name; merge the contacts they prove to
-    be one person; refuse (409) when singular identities say they are different people."""
+    be one person; refuse (409) when singular identities say they are different people.
+    ``import_id``: the import doing it, whose cancel undoes the merges."""
     found = repo.find(session, workspace_id, keys)
     ids = sorted({i.contact_id for i in found.values()})
     if not ids:
@@ -240,7 +241,15 @@ def resolve(
         if other.id != survivor.id:
             loser = _contact(session, workspace_id, other.id)
             result.merges.append(
-                merge(session, result.contact, loser, f"identify: {proof}", actor_id, now)
+                merge(
+                    session,
+                    result.contact,
+                    loser,
+                    f"identify: {proof}",
+                    actor_id,
+                    now,
+                    import_id=import_id,
+                )
             )
     contacts.apply(result.contact, values, overwrite=overwrite, now=now)
     _attach(session, result.contact, keys, source, now)
@@ -295,6 +304,7 @@ def merge(
     reason: str,
     actor_id: int | None,
     now: datetime,
+    import_id: int | None = None,
 ) -> ContactMerge:
     """Merge ``merged`` into ``survivor``: identities, account links, empty fields, consent and
     events move; ``merged`` stays as a record (status merged) and the log says what moved."""
@@ -371,6 +381,7 @@ def merge(
         merged_id=merged.id,
         reason=reason[:255],
         actor_id=actor_id,
+        import_id=import_id,
         moved={
             "identities": [str(i.id) for i in theirs],
             "accounts": moved_accounts,
@@ -408,7 +419,14 @@ def undo(session: Session, actor: Principal, merge_id: int, now: datetime) -> Co
     log = session.get(ContactMerge, (ws, merge_id))
     if log is None:
         raise NotFound(resource=N_("Merge"))
-    survivor = contacts.get(session, actor, log.survivor_id)
+    contacts.get(session, actor, log.survivor_id)  # the survivor must be the actor's to see
+    return revert(session, log, actor.user_id, now)
+
+
+def revert(session: Session, log: ContactMerge, by: int | None, now: datetime) -> ContactMerge:
+    """Undo one merge (no permission check: the caller made it, or a cancelled import did)."""
+    ws = log.workspace_id
+    survivor = _contact(session, ws, log.survivor_id)
     merged = _contact(session, ws, log.merged_id)
     if log.undone_at is not None:
         raise MergeNotUndoable(reason=N_("it was undone already"))
@@ -470,6 +488,6 @@ def undo(session: Session, actor: Principal, merge_id: int, now: datetime) -> Co
         ):
             session.delete(row)
     merged.status, merged.merged_into_id, merged.updated_at = "active", None, now
-    log.undone_at, log.undone_by = now, actor.user_id
+    log.undone_at, log.undone_by = now, by
     session.flush()
     return log

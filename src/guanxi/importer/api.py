@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
-from guanxi.http.deps import DB, Actor
+from guanxi.http.deps import DB, Actor, language_of
 from guanxi.http.errors import errors
 from guanxi.importer import jobs
 from guanxi.importer.schemas import (
@@ -36,7 +36,9 @@ def upload(file: UploadFile, request: Request, actor: Actor, session: DB) -> Upl
 def start(data: ImportIn, request: Request, actor: Actor, session: DB) -> ImportOut:
     """Start an import (a job for the worker). ``dry_run`` checks every row and counts what
     would happen without writing."""
-    return jobs.out(jobs.start(session, actor, request.app.state.settings.data_dir, data))
+    return jobs.out(
+        jobs.start(session, actor, request.app.state.settings.data_dir, data, language_of(request))
+    )
 
 
 @router.get("/imports", response_model=Page[ImportOut])

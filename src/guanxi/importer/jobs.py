@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from guanxi.auth.principal import Principal
 from guanxi.contact import fields as custom_fields
 from guanxi.errors import BadRequest, NotFound
-from guanxi.i18n import N_
+from guanxi.i18n import N_, Language
 from guanxi.identity.service import WholeWorkspaceNeeded
 from guanxi.importer import reader, rows
 from guanxi.importer.schemas import ImportIn, ImportOut, UploadOut
@@ -124,7 +124,10 @@ def _importer(actor: Principal) -> None:
         raise WholeWorkspaceNeeded()
 
 
-def start(session: Session, actor: Principal, data_dir: Path, data: ImportIn) -> Job:
+def start(
+    session: Session, actor: Principal, data_dir: Path, data: ImportIn, language: Language
+) -> Job:
+    """Queue an import; its problems will be reported in ``language``."""
     _importer(actor)
     path = upload_dir(data_dir, actor.workspace_id) / data.file_id
     if not path.exists():
@@ -143,6 +146,8 @@ def start(session: Session, actor: Principal, data_dir: Path, data: ImportIn) ->
             "headers": shape.headers,
         },
         **data.model_dump(exclude={"file_id"}),
+        "language": language,
+        "by": str(actor.user_id),
     }
     return jobs.enqueue(session, actor.workspace_id, "import", payload, actor.user_id)
 

@@ -4,7 +4,7 @@ contact they match, which are skipped, merged or reported — and what that will
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 from guanxi.contact import normalise
 from guanxi.contact.schemas import STANDARD_FIELDS
 from guanxi.db import in_list
+from guanxi.i18n import N_, Message
 from guanxi.identity import repository as identity_repo
 from guanxi.identity import rules
 from guanxi.identity.rules import Key, Kind
 from guanxi.importer.rows import Parsed, Problem, missing_required
-from guanxi.kit.ids import new_id
+from guanxi.kit.ids import new_id, new_ids
 from guanxi.models import Account, Contact, CustomField, Identity, Membership, User
 
 PROFILE = STANDARD_FIELDS
@@ -38,6 +39,7 @@ class Options:
     create: bool = True
     accounts: str = "create"
     dry_run: bool = False
+    by: int | None = None  # the member importing: updating others' contacts is a collision
 
     @classmethod
     def of(cls, payload: Mapping[str, Any]) -> Options:
@@ -46,7 +48,8 @@ class Options:
                 k: payload[k]
                 for k in ("dedup", "overwrite", "create", "accounts", "dry_run")
                 if k in payload
-            }
+            },
+            by=int(payload["by"]) if payload.get("by") else None,
         )
 
 
@@ -63,11 +66,29 @@ class Counts:
     def as_dict(self) -> dict[str, int]:
         return dict(vars(self))
 
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(**{k: v + getattr(other, k) for k, v in vars(self).items()})
+
+
+@dataclass
+class Overlay:
+    """What the batch being written will have written, for planning the next batch while the
+    database works on this one: the identities it adds and the values of the contacts it
+    creates or updates. One batch deep — everything older is committed and read from the
+    database."""
+
+    keys: dict[Key, int] = field(default_factory=dict)
+    held: dict[int, list[Key]] = field(default_factory=lambda: defaultdict(list))
+    values: dict[int, dict[str, Any]] = field(default_factory=dict)
+
 
 @dataclass
 class Batch:
-    """What one batch will write."""
+    """What one batch will write, the counts it adds and the line it ends on."""
 
+    line: int = 0
+    counts: Counts = field(default_factory=Counts)
+    accounts: list[dict[str, Any]] = field(default_factory=list)
     contacts: list[dict[str, Any]] = field(default_factory=list)
     identities: list[dict[str, Any]] = field(default_factory=list)
     links: list[dict[str, Any]] = field(default_factory=list)
@@ -75,6 +96,27 @@ class Batch:
     changes: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     merges: list[Parsed] = field(default_factory=list)
+    collisions: dict[int, dict[str, Any]] = field(default_factory=dict)  # by contact
+    overlay: Overlay = field(default_factory=Overlay)
+    ids: Iterator[int] = field(default_factory=lambda: iter(()))  # drawn in one block
+
+    def add_identity(
+        self, workspace_id: int, contact_id: int, key: Key, source: str, now: datetime
+    ) -> None:
+        self.identities.append(
+            {
+                "workspace_id": workspace_id,
+                "id": next(self.ids),
+                "contact_id": contact_id,
+                "kind": key.kind.value,
+                "namespace": key.namespace,
+                "value": key.value,
+                "source": source,
+                "created_at": now,
+            }
+        )
+        self.overlay.keys[key] = contact_id
+        self.overlay.held[contact_id].append(key)
 
 
 def _find(session: Session, workspace_id: int, keys: Iterable[Key]) -> dict[Key, int]:
@@ -142,7 +184,7 @@ class Accounts:
                 None,
                 row.account_name or row.account_domain,
                 "unknown_account",
-                "no such account",
+                Message(N_("no such account")),
             )
         account_id = new_id()
         self.new.append(
@@ -181,6 +223,24 @@ def _owners(session: Session, workspace_id: int, rows: Sequence[Parsed]) -> dict
     return {email: user_id for email, user_id in session.execute(stmt)}
 
 
+def change_record(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A contact's values as an import change keeps them, to put back on cancel (JSON-safe)."""
+    before = {f: values[f] for f in PROFILE} | {
+        "name_key": values["name_key"],
+        "custom": dict(values["custom"] or {}),
+    }
+    if before.get("owner_id") is not None:
+        before["owner_id"] = str(before["owner_id"])
+    return before
+
+
+def values_of(contact: Contact) -> dict[str, Any]:
+    return {f: getattr(contact, f) for f in PROFILE} | {
+        "name_key": contact.name_key,
+        "custom": dict(contact.custom or {}),
+    }
+
+
 def plan(
     session: Session,
     workspace_id: int,
@@ -189,34 +249,41 @@ def plan(
     custom: Mapping[str, CustomField],
     options: Options,
     accounts: Accounts,
-    counts: Counts,
     now: datetime,
+    overlay: Overlay | None = None,
 ) -> Batch:
-    """Decide every row of a batch (reads only)."""
-    batch = Batch()
+    """Decide every row of a batch (reads only), against the database plus ``overlay``."""
+    overlay = overlay or Overlay()
+    batch = Batch(ids=iter(new_ids(len(parsed) + sum(len(r.keys) for r in parsed))))
+    counts = batch.counts
+    source = f"import:{job_id}"
     existing = _find(session, workspace_id, (k for r in parsed for k in r.keys))
+    for row in parsed:
+        for k in row.keys:
+            if k in overlay.keys:
+                existing[k] = overlay.keys[k]
     accounts.load(session, parsed)
     owners = _owners(session, workspace_id, parsed)
     pending: dict[Key, dict[str, Any]] = {}  # keys of contacts this batch creates
-    matched_ids = {cid for cid in existing.values()}
-    current = (
-        {
-            c.id: c
-            for c in session.scalars(
-                select(Contact).where(
-                    Contact.workspace_id == workspace_id, Contact.id.in_(matched_ids)
-                )
-            )
-        }
-        if matched_ids
-        else {}
-    )
+    matched_ids = set(existing.values())
+    current = {cid: values for cid, values in overlay.values.items() if cid in matched_ids}
+    stored = matched_ids - current.keys()
+    others: dict[int, tuple[int, str | None]] = {}  # contacts someone else owns: (owner, name)
+    if stored:
+        for row_contact in session.scalars(
+            select(Contact).where(Contact.workspace_id == workspace_id, Contact.id.in_(stored))
+        ):
+            current[row_contact.id] = values_of(row_contact)
+            if row_contact.import_id != job_id and row_contact.owner_id not in (None, options.by):
+                others[row_contact.id] = (row_contact.owner_id, row_contact.name)
     held: dict[int, list[Key]] = defaultdict(list)
     if matched_ids:
         for identity in identity_repo.of_contacts(session, workspace_id, matched_ids):
             held[identity.contact_id].append(
                 Key(Kind(identity.kind), identity.namespace, identity.value)
             )
+        for cid in matched_ids:
+            held[cid].extend(k for k in overlay.held.get(cid, ()) if k not in held[cid])
     for row in parsed:
         if row.owner_email:
             if row.owner_email not in owners:
@@ -226,7 +293,7 @@ def plan(
                         "owner",
                         row.owner_email,
                         "unknown_owner",
-                        "no active member with this email",
+                        Message(N_("no active member with this email")),
                     )
                 )
                 continue
@@ -239,6 +306,7 @@ def plan(
         new_hits = {id(pending[k]): pending[k] for k in row.keys if k in pending}
         if len(hits) + len(new_hits) > 1:
             if options.dedup == "merge" and not new_hits:
+                row.account_id = account
                 batch.merges.append(row)
                 continue
             batch.problems.append(
@@ -247,7 +315,7 @@ def plan(
                     None,
                     None,
                     "matches_several",
-                    "the row's identities belong to several contacts",
+                    Message(N_("the row's identities belong to several contacts")),
                 )
             )
             continue
@@ -256,7 +324,11 @@ def plan(
             if options.dedup == "skip":
                 batch.problems.append(
                     Problem(
-                        row.line, None, None, "duplicate", f"duplicate of line {target['_line']}"
+                        row.line,
+                        None,
+                        None,
+                        "duplicate",
+                        Message(N_("duplicate of line {line}"), line=target["_line"]),
                     )
                 )
                 counts.skipped += 1
@@ -269,7 +341,11 @@ def plan(
                         None,
                         clash[0].value,
                         "identity_conflict",
-                        f"line {target['_line']} has another {clash[0].kind.value}",
+                        Message(
+                            N_("line {line} has another {kind}"),
+                            line=target["_line"],
+                            kind=clash[0].kind.value,
+                        ),
                     )
                 )
                 continue
@@ -290,7 +366,7 @@ def plan(
                 continue
             contact = {
                 "workspace_id": workspace_id,
-                "id": new_id(),
+                "id": next(batch.ids),
                 **{f: row.values.get(f) for f in PROFILE},
                 "name_key": row.values.get("name_key"),
                 "custom": dict(row.custom),
@@ -311,7 +387,13 @@ def plan(
         contact_id = hits.pop()
         if options.dedup == "skip":
             batch.problems.append(
-                Problem(row.line, None, None, "duplicate", f"matches existing contact {contact_id}")
+                Problem(
+                    row.line,
+                    None,
+                    None,
+                    "duplicate",
+                    Message(N_("matches existing contact {id}"), id=contact_id),
+                )
             )
             counts.skipped += 1
             continue
@@ -323,13 +405,29 @@ def plan(
                     None,
                     clash[0].value,
                     "identity_conflict",
-                    f"the contact has another {clash[0].kind.value}",
+                    Message(N_("the contact has another {kind}"), kind=clash[0].kind.value),
                 )
             )
             continue
-        _update(batch, current[contact_id], row, options, held[contact_id], job_id, now)
-        for k in row.keys:  # the rest of the batch finds the contact by its new identities too
-            existing.setdefault(k, contact_id)
+        _update(batch, workspace_id, job_id, contact_id, current[contact_id], row, options, now)
+        if contact_id in others and options.by is not None:
+            owner, name = others[contact_id]
+            batch.collisions[contact_id] = {
+                "workspace_id": workspace_id,
+                "id": new_id(),
+                "object": "contact",
+                "object_id": contact_id,
+                "owner_id": owner,
+                "actor_id": options.by,
+                "action": "import",
+                "created_at": now,
+                "_name": name,
+            }
+        for k in row.keys:
+            if k not in held[contact_id]:
+                held[contact_id].append(k)
+                batch.add_identity(workspace_id, contact_id, k, source, now)
+            existing.setdefault(k, contact_id)  # later rows find the contact by its new keys
         if account is not None:
             batch.links.append(
                 {
@@ -339,26 +437,20 @@ def plan(
                     "role": row.account_role,
                     "title": row.account_title,
                     "reports_to_id": None,
+                    "import_id": job_id,
                     "created_at": now,
                 }
             )
         counts.updated += 1
     for contact in batch.contacts:
         for k in contact.pop("_keys"):
-            batch.identities.append(
-                {
-                    "workspace_id": workspace_id,
-                    "id": new_id(),
-                    "contact_id": contact["id"],
-                    "kind": k.kind.value,
-                    "namespace": k.namespace,
-                    "value": k.value,
-                    "source": f"import:{job_id}",
-                    "created_at": now,
-                }
-            )
+            batch.add_identity(workspace_id, contact["id"], k, source, now)
         account, role, title = contact.pop("_account")
         contact.pop("_line")
+        batch.overlay.values[contact["id"]] = {f: contact[f] for f in PROFILE} | {
+            "name_key": contact["name_key"],
+            "custom": contact["custom"],
+        }
         if account is not None:
             batch.links.append(
                 {
@@ -368,9 +460,12 @@ def plan(
                     "role": role,
                     "title": title,
                     "reports_to_id": None,
+                    "import_id": job_id,
                     "created_at": now,
                 }
             )
+    batch.overlay.values.update(batch.updates)
+    batch.accounts, accounts.new = accounts.new, []
     return batch
 
 
@@ -385,22 +480,17 @@ def _fill(target: dict[str, Any], row: Parsed, *, overwrite: bool) -> None:
 
 def _update(
     batch: Batch,
-    contact: Contact,
+    workspace_id: int,
+    job_id: int,
+    contact_id: int,
+    current: Mapping[str, Any],
     row: Parsed,
     options: Options,
-    held: list[Key],
-    job_id: int,
     now: datetime,
 ) -> None:
-    """An existing contact: changed fields (and their old values, for a cancel), new identities."""
-    values = batch.updates.get(contact.id) or {f: getattr(contact, f) for f in PROFILE} | {
-        "name_key": contact.name_key,
-        "custom": dict(contact.custom or {}),
-    }
-    before = {f: values[f] for f in PROFILE} | {
-        "name_key": values["name_key"],
-        "custom": dict(values["custom"]),
-    }
+    """An existing contact's changed fields (and their old values, for a cancel)."""
+    values = batch.updates.get(contact_id) or dict(current) | {"custom": dict(current["custom"])}
+    before = change_record(values)
     changed = False
     for name, value in row.values.items():
         if (options.overwrite or values.get(name) in (None, "")) and values.get(name) != value:
@@ -411,31 +501,13 @@ def _update(
         ) != value:
             values["custom"][key], changed = value, True
     if changed:
-        if contact.id not in batch.updates:
+        if contact_id not in batch.updates:
             batch.changes.append(
                 {
-                    "workspace_id": contact.workspace_id,
+                    "workspace_id": workspace_id,
                     "job_id": job_id,
-                    "contact_id": contact.id,
-                    "before": {
-                        k: (str(v) if k == "owner_id" and v is not None else v)
-                        for k, v in before.items()
-                    },
+                    "contact_id": contact_id,
+                    "before": before,
                 }
             )
-        batch.updates[contact.id] = values | {"updated_at": now}
-    for k in row.keys:
-        if k not in held:
-            held.append(k)
-            batch.identities.append(
-                {
-                    "workspace_id": contact.workspace_id,
-                    "id": new_id(),
-                    "contact_id": contact.id,
-                    "kind": k.kind.value,
-                    "namespace": k.namespace,
-                    "value": k.value,
-                    "source": f"import:{job_id}",
-                    "created_at": now,
-                }
-            )
+        batch.updates[contact_id] = values | {"updated_at": now}

@@ -9,7 +9,8 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -17,6 +18,7 @@ from typing import IO, Any
 from openpyxl import load_workbook
 
 SAMPLE_BYTES = 1 << 20
+BLOCK_BYTES = 1 << 20
 # A cell may hold a long note; an unbalanced quote must not swallow the file unnoticed either.
 csv.field_size_limit(16 << 20)
 
@@ -96,18 +98,42 @@ def iter_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:
 
 
 def _lines(raw: IO[bytes]) -> Iterator[str]:
-    """Decode line by line, UTF-8 first and GB18030 when a line is not UTF-8: a GBK name
-    pasted into a UTF-8 file (or the reverse) is read right. Strict UTF-8 almost never accepts
-    GBK bytes, while GB18030 accepts nearly anything, so the order matters."""
+    """Decode the file in blocks of whole lines, each block as UTF-8 when it is, else line by
+    line: UTF-8 first and GB18030 when a line is not UTF-8, so a GBK name pasted into a UTF-8
+    file (or the reverse) is read right. Strict UTF-8 almost never accepts GBK bytes, while
+    GB18030 accepts nearly anything, so the order matters."""
+    return itertools.chain.from_iterable(_blocks(raw))
+
+
+def _blocks(raw: IO[bytes]) -> Iterator[Iterable[str]]:
+    rest = b""
     first = True
-    for line in raw:
-        if first and line.startswith(codecs.BOM_UTF8):
-            line = line[len(codecs.BOM_UTF8) :]
+    while chunk := raw.read(BLOCK_BYTES):
+        if first and chunk.startswith(codecs.BOM_UTF8):
+            chunk = chunk[len(codecs.BOM_UTF8) :]
         first = False
-        try:
-            yield line.decode("utf-8")
-        except UnicodeDecodeError:
-            yield line.decode("gb18030", errors="replace")
+        chunk = rest + chunk
+        cut = chunk.rfind(b"\n") + 1
+        block, rest = chunk[:cut], chunk[cut:]
+        if block:
+            yield _decode(block)
+    if rest:
+        yield _decode(rest)
+
+
+def _decode(block: bytes) -> Iterable[str]:
+    try:
+        # split on "\n" only, as the bytes were: a U+2028 inside a cell is not a line end
+        return io.StringIO(block.decode("utf-8"), newline="\n")
+    except UnicodeDecodeError:
+        return [_decode_line(line) for line in io.BytesIO(block)]
+
+
+def _decode_line(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("gb18030", errors="replace")
 
 
 def iter_csv(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
@@ -117,17 +143,21 @@ def iter_csv(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
             yield reader.line_num, row
 
 
+def records(path: Path, file: FileShape) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) for every data row, in the order of ``file.headers``; blank lines
+    are skipped."""
+    source = iter_xlsx(path) if file.format == "xlsx" else iter_csv(path, file.delimiter or ",")
+    next(source, None)  # the header
+    for number, cells in source:
+        text = "".join(cells)
+        if text and not text.isspace():
+            yield number, cells
+
+
 def rows(path: Path, file: FileShape) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, {header: cell}) for every data row; blank lines are skipped."""
-    source = iter_xlsx(path) if file.format == "xlsx" else iter_csv(path, file.delimiter or ",")
     headers = file.headers
-    first = True
-    for number, cells in source:
-        if first:
-            first = False
-            continue
-        if not any(c.strip() for c in cells):
-            continue
+    for number, cells in records(path, file):
         yield (
             number,
             {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(headers) if h},

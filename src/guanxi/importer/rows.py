@@ -10,8 +10,9 @@ from typing import Any
 
 from guanxi.contact import fields as custom_fields
 from guanxi.contact import normalise
-from guanxi.contact.normalise import InvalidValue
 from guanxi.contact.schemas import STANDARD_FIELDS
+from guanxi.errors import InvalidValue
+from guanxi.i18n import N_, Message
 from guanxi.identity import rules
 from guanxi.identity.rules import Key
 from guanxi.models import CustomField
@@ -113,6 +114,7 @@ class Parsed:
     account_domain: str | None = None
     account_role: str | None = None
     account_title: str | None = None
+    account_id: int | None = None  # the account the row links to, once planned
     owner_email: str | None = None
 
 
@@ -122,20 +124,38 @@ class Problem:
     column: str | None
     value: str | None
     reason: str  # a stable code: invalid_phone, invalid_email, invalid_value, missing_identity, …
-    message: str
+    message: Message
+
+
+Columns = list[tuple[int, str, str]]
+
+
+def columns(headers: list[str], mapping: Mapping[str, str]) -> Columns:
+    """(cell index, header, target) for every mapped column; of two columns with one header,
+    the last."""
+    at = {h: i for i, h in enumerate(headers) if h}
+    return [
+        (at[column], column, target)
+        for column, target in mapping.items()
+        if target != "ignore" and column in at
+    ]
 
 
 def parse(
-    line: int, row: Mapping[str, str], mapping: Mapping[str, str], custom: Mapping[str, CustomField]
+    line: int, cells: list[str], mapped: Columns, custom: Mapping[str, CustomField]
 ) -> Parsed | Problem:
     parsed = Parsed(line)
-    for column, target in mapping.items():
-        raw = row.get(column, "")
-        if target == "ignore" or not raw:
+    for index, column, target in mapped:
+        raw = cells[index].strip() if index < len(cells) else ""
+        if not raw:
             continue
         if "\ufffd" in raw or "\x00" in raw:
             return Problem(
-                line, column, raw[:255], "undecodable_text", "text that is neither UTF-8 nor GBK"
+                line,
+                column,
+                raw[:255],
+                "undecodable_text",
+                Message(N_("text that is neither UTF-8 nor GBK")),
             )
         try:
             if target == "email":
@@ -145,11 +165,11 @@ def parse(
             elif target == "gender":
                 gender = GENDERS.get(raw.strip().lower())
                 if gender is None:
-                    raise InvalidValue(f"unknown gender {raw!r}")
+                    raise InvalidValue(N_("unknown gender: {value}"), value=raw)
                 parsed.values["gender"] = gender
             elif target == "country":
                 if len(raw.strip()) != 2:
-                    raise InvalidValue("a two-letter country code, such as CN")
+                    raise InvalidValue(N_("a two-letter country code, such as CN"))
                 parsed.values["country"] = raw.strip().upper()
             elif target in STANDARD:
                 parsed.values[target] = raw[: LENGTHS.get(target, 120)]
@@ -169,7 +189,7 @@ def parse(
             elif target == "account.role":
                 role = raw.strip().lower().replace(" ", "_")
                 if role not in ROLES:
-                    raise InvalidValue(f"role is one of {', '.join(sorted(ROLES))}")
+                    raise InvalidValue(N_("role is one of {roles}"), roles=", ".join(sorted(ROLES)))
                 parsed.account_role = role
             elif target == "account.title":
                 parsed.account_title = raw[:120]
@@ -181,7 +201,7 @@ def parse(
                 "phone": "invalid_phone",
                 "owner": "invalid_email",
             }.get(target, "invalid_value")
-            return Problem(line, column[:120], raw[:255], reason, str(exc))
+            return Problem(line, column[:120], raw[:255], reason, exc.message)
     for kind, name in rules.PROFILE_FIELD.items():
         if parsed.values.get(name):
             parsed.keys.append(Key(kind, "", parsed.values[name]))
@@ -191,7 +211,7 @@ def parse(
             None,
             None,
             "missing_identity",
-            "no email, phone or other identity to import the row by",
+            Message(N_("no email, phone or other identity to import the row by")),
         )
     if "name" in parsed.values:
         parsed.values["name_key"] = normalise.name_key(parsed.values["name"])[:120]
@@ -203,4 +223,10 @@ def missing_required(parsed: Parsed, custom: Mapping[str, CustomField]) -> Probl
     missing = [k for k, f in custom.items() if f.required and parsed.custom.get(k) is None]
     if not missing:
         return None
-    return Problem(parsed.line, None, None, "missing_required", f"required: {', '.join(missing)}")
+    return Problem(
+        parsed.line,
+        None,
+        None,
+        "missing_required",
+        Message(N_("required: {fields}"), fields=", ".join(missing)),
+    )

@@ -10,6 +10,8 @@ matched contacts by primary key, and commit together with the checkpoint.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -19,15 +21,117 @@ from sqlalchemy.orm import Session
 from guanxi.contact import fields as custom_fields
 from guanxi.db import analyze, bulk_insert, in_list, transaction
 from guanxi.errors import GuanxiError
+from guanxi.i18n import Language, Message
+from guanxi.identity import repository as identity_repo
 from guanxi.identity import service as resolution
 from guanxi.importer import reader
-from guanxi.importer.plan import PROFILE, Accounts, Batch, Counts, Options, plan
-from guanxi.importer.rows import Parsed, Problem, parse
+from guanxi.importer.plan import (
+    PROFILE,
+    Accounts,
+    Batch,
+    Counts,
+    Options,
+    Overlay,
+    change_record,
+    plan,
+    values_of,
+)
+from guanxi.importer.rows import Parsed, Problem, columns, parse
 from guanxi.kit.clock import utcnow
-from guanxi.models import Account, Contact, ContactAccount, Identity, ImportChange, ImportError_
+from guanxi.models import (
+    Account,
+    Collision,
+    Contact,
+    ContactAccount,
+    ContactMerge,
+    CustomField,
+    Identity,
+    ImportChange,
+    ImportError_,
+)
+from guanxi.notification import service as notifications
 from guanxi.worker.jobs import JobContext
 
 BATCH = 5000
+
+
+def _merge(
+    session: Session, workspace_id: int, job_id: int, row: Parsed, now: datetime
+) -> resolution.Resolution:
+    """A row naming several contacts, merged by the identity service; the surviving contact's
+    values before are kept (as for any update), and the merges carry the import's id — a
+    cancel undoes both."""
+    found = identity_repo.find(session, workspace_id, row.keys)
+    ids = {identity.contact_id for identity in found.values()}
+    before = {
+        contact.id: change_record(values_of(contact))
+        for contact in session.scalars(
+            select(Contact).where(Contact.workspace_id == workspace_id, Contact.id.in_(ids))
+        )
+    }
+    result = resolution.resolve(
+        session,
+        workspace_id,
+        row.keys,
+        {**row.values, "custom": row.custom},
+        overwrite=False,
+        source=f"import:{job_id}",
+        actor_id=None,
+        now=now,
+        import_id=job_id,
+    )
+    survivor = result.contact.id
+    if row.account_id is not None and (
+        session.get(ContactAccount, (workspace_id, survivor, row.account_id)) is None
+    ):
+        session.add(
+            ContactAccount(
+                workspace_id=workspace_id,
+                contact_id=survivor,
+                account_id=row.account_id,
+                role=row.account_role,
+                title=row.account_title,
+                import_id=job_id,
+                created_at=now,
+            )
+        )
+    if survivor in before and session.get(ImportChange, (workspace_id, job_id, survivor)) is None:
+        session.add(
+            ImportChange(
+                workspace_id=workspace_id,
+                job_id=job_id,
+                contact_id=survivor,
+                before=before[survivor],
+            )
+        )
+    return result
+
+
+def _collisions(
+    session: Session,
+    workspace_id: int,
+    job_id: int,
+    batch: Batch,
+    now: datetime,
+    notified: set[int],
+) -> None:
+    rows = list(batch.collisions.values())
+    names = {row["object_id"]: row.pop("_name") for row in rows}
+    bulk_insert(session, Collision, rows)
+    for row in rows:
+        owner = row["owner_id"]
+        if owner in notified:
+            continue
+        notified.add(owner)
+        payload = {
+            "object": "contact",
+            "object_id": str(row["object_id"]),
+            "name": names[row["object_id"]] or "",
+            "actor_id": str(row["actor_id"]),
+            "action": "import",
+            "import_id": str(job_id),
+        }
+        notifications.notify(session, workspace_id, owner, "collision", payload, now)
 
 
 def write(
@@ -35,17 +139,21 @@ def write(
     workspace_id: int,
     job_id: int,
     batch: Batch,
-    accounts: Accounts,
-    counts: Counts,
     now: datetime,
+    language: Language,
+    notified: set[int],
 ) -> None:
-    """Write a planned batch, in the session's transaction."""
-    if accounts.new:
-        bulk_insert(session, Account, accounts.new)
-        counts.accounts_created += len(accounts.new)
-        accounts.new = []
-    bulk_insert(session, Contact, batch.contacts)
-    bulk_insert(session, Identity, batch.identities)
+    """Write a planned batch, in the session's transaction; problems are reported in
+    ``language`` (the one the import was started in). Contacts of other owners that the batch
+    updates are collisions; each owner is told once per import (``notified``)."""
+    counts = batch.counts
+    _collisions(session, workspace_id, job_id, batch, now, notified)
+    bulk_insert(session, Account, batch.accounts)
+    counts.accounts_created += len(batch.accounts)
+    # Rows in the order of their most scattered index (names, identity values): each index page
+    # is then visited once per batch, not once per row.
+    bulk_insert(session, Contact, sorted(batch.contacts, key=lambda c: c["name_key"] or ""))
+    bulk_insert(session, Identity, sorted(batch.identities, key=lambda i: (i["kind"], i["value"])))
     if batch.changes:
         existing = set(
             session.scalars(
@@ -93,43 +201,96 @@ def write(
         # not the batch's
         try:
             with session.begin_nested():
-                result = resolution.resolve(
-                    session,
-                    workspace_id,
-                    row.keys,
-                    {**row.values, "custom": row.custom},
-                    overwrite=False,
-                    source=f"import:{job_id}",
-                    actor_id=None,
-                    now=now,
-                )
+                result = _merge(session, workspace_id, job_id, row, now)
         except GuanxiError as exc:
-            batch.problems.append(Problem(row.line, None, None, exc.code, str(exc)[:500]))
+            batch.problems.append(
+                Problem(row.line, None, None, exc.code, Message(exc.text, **exc.params))
+            )
             continue
         counts.merged += len(result.merges)
         counts.updated += 1
-    if batch.problems:
-        bulk_insert(
-            session,
-            ImportError_,
-            [
-                {
-                    "workspace_id": workspace_id,
-                    "job_id": job_id,
-                    "line": p.line,
-                    "column": p.column,
-                    "value": p.value,
-                    "reason": p.reason,
-                    "message": p.message[:500],
-                }
-                for p in batch.problems
-            ],
-        )
+    bulk_insert(
+        session,
+        ImportError_,
+        [
+            {
+                "workspace_id": workspace_id,
+                "job_id": job_id,
+                "line": p.line,
+                "column": p.column,
+                "value": p.value,
+                "reason": p.reason,
+                "message": p.message.render(language)[:500],
+            }
+            for p in batch.problems
+        ],
+    )
     counts.problems += sum(1 for p in batch.problems if p.reason != "duplicate")
+
+
+class Writer:
+    """Writes planned batches one after another on a second thread, each in one transaction
+    with its checkpoint, while the caller reads, parses and plans the next batch against the
+    database plus the batch in flight (``overlay``). The database's work (index upkeep,
+    foreign-key checks) then overlaps with Python's. ``overlap=False`` waits for every write:
+    merges rewrite contacts in ways an overlay cannot follow."""
+
+    def __init__(self, context: JobContext, counts: Counts, overlap: bool) -> None:
+        self.context, self.counts, self.overlap = context, counts, overlap
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="import-writer")
+        self.flight: Future[bool] | None = None
+        self.overlay = Overlay()
+        self.batches = 0
+        self.notified: set[int] = set()  # owners told of the import's collisions
+
+    def submit(self, batch: Batch) -> bool:
+        """Hand over a planned batch; True when a cancel was requested (nothing in flight)."""
+        if self.wait():
+            return True
+        self.overlay = batch.overlay
+        self.flight = self.pool.submit(self._write, batch)
+        return self.wait() if not self.overlap else False
+
+    def wait(self) -> bool:
+        """Wait for the batch in flight; True when a cancel was requested."""
+        if self.flight is None:
+            return False
+        flight, self.flight = self.flight, None
+        self.overlay = Overlay()
+        return flight.result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+    def _write(self, batch: Batch) -> bool:
+        context = self.context
+        now = utcnow()
+        with transaction(context.factory) as session:
+            write(
+                session,
+                context.workspace_id,
+                context.job_id,
+                batch,
+                now,
+                context.payload.get("language", "zh_CN"),
+                self.notified,
+            )
+            total = self.counts + batch.counts
+            cancel = context.checkpoint({"line": batch.line, "counts": total.as_dict()}, session)
+        self.counts = total
+        self.batches += 1
+        if self.batches & (self.batches - 1) == 0:
+            # the tables grow fast: fresh statistics at batches 1, 2, 4, 8 … keep lookups on
+            # their indexes, during the import and after it
+            with transaction(context.factory) as session:
+                analyze(session, "identity", "contact", "account")
+        return cancel
 
 
 def run(context: JobContext, path: Path) -> str:
     """The import job: resumes after its checkpoint; stops (and rolls back) when cancelled."""
+    if context.cancel_requested:  # a failed import, queued again to be rolled back
+        return cancel(context)
     options = Options.of(context.payload)
     mapping: dict[str, str] = context.payload["mapping"]
     file = reader.FileShape(**context.payload["shape"])
@@ -138,14 +299,89 @@ def run(context: JobContext, path: Path) -> str:
     accounts = Accounts(context.workspace_id, context.job_id, options.accounts == "create")
     with transaction(context.factory) as session:
         custom = custom_fields.definitions(session, context.workspace_id, "contact")
+    if options.dry_run:
+        return _preview(context, path, file, mapping, custom, options, accounts, counts, done_line)
+    writer = Writer(context, counts, overlap=options.dedup != "merge")
+    try:
+        for batch_rows in _batches(path, file, mapping, custom, done_line):
+            parsed, problems, last = batch_rows
+            with transaction(context.factory) as session:
+                batch = plan(
+                    session,
+                    context.workspace_id,
+                    context.job_id,
+                    parsed,
+                    custom,
+                    options,
+                    accounts,
+                    utcnow(),
+                    writer.overlay,
+                )
+            batch.problems = problems + batch.problems
+            batch.counts.rows = len(parsed) + len(problems)
+            batch.line = last
+            if writer.submit(batch):
+                return cancel(context)
+        if writer.wait():
+            return cancel(context)
+    finally:
+        writer.close()
+    with transaction(context.factory) as session:
+        analyze(session, "identity", "contact", "account")
+    finished = {
+        **context.progress,
+        "line": max(done_line, int(context.progress.get("line", 0))),
+        "counts": writer.counts.as_dict(),
+        "finished": True,
+    }
+    if context.checkpoint(finished):  # a cancel that came after the last batch
+        return cancel(context)
+    return "done"
+
+
+def _batches(
+    path: Path,
+    file: reader.FileShape,
+    mapping: dict[str, str],
+    custom: dict[str, CustomField],
+    done_line: int,
+) -> Iterator[tuple[list[Parsed], list[Problem], int]]:
+    """The rows after ``done_line``, parsed, in batches of ``BATCH``: (rows, problems, last line)."""
     parsed: list[Parsed] = []
     problems: list[Problem] = []
     last = done_line
-    batches = [0]
+    mapped = columns(file.headers, mapping)
+    for line, cells in reader.records(path, file):
+        if line <= done_line:
+            continue
+        result = parse(line, cells, mapped, custom)
+        if isinstance(result, Problem):
+            problems.append(result)
+        else:
+            parsed.append(result)
+        last = line
+        if len(parsed) + len(problems) >= BATCH:
+            yield parsed, problems, last
+            parsed, problems = [], []
+    if parsed or problems:
+        yield parsed, problems, last
 
-    def flush() -> bool:
-        nonlocal parsed, problems
-        now = utcnow()
+
+def _preview(
+    context: JobContext,
+    path: Path,
+    file: reader.FileShape,
+    mapping: dict[str, str],
+    custom: dict[str, CustomField],
+    options: Options,
+    accounts: Accounts,
+    counts: Counts,
+    done_line: int,
+) -> str:
+    """A dry run: every batch planned (and the first contacts kept as a sample), nothing
+    written. Accounts it would create are remembered, so later rows link to them as a real
+    import would."""
+    for parsed, problems, last in _batches(path, file, mapping, custom, done_line):
         with transaction(context.factory) as session:
             batch = plan(
                 session,
@@ -155,56 +391,19 @@ def run(context: JobContext, path: Path) -> str:
                 custom,
                 options,
                 accounts,
-                counts,
-                now,
+                utcnow(),
             )
-            batch.problems = problems + batch.problems
-            if options.dry_run:
-                counts.problems += sum(1 for p in batch.problems if p.reason != "duplicate")
-                _keep_sample(context, batch)
-                session.rollback()
-                cancel = context.checkpoint(
-                    {
-                        "line": last,
-                        "counts": counts.as_dict(),
-                        "sample": context.progress.get("sample", []),
-                    }
-                )
-            else:
-                write(session, context.workspace_id, context.job_id, batch, accounts, counts, now)
-                cancel = context.checkpoint({"line": last, "counts": counts.as_dict()}, session)
-        parsed, problems = [], []
-        batches[0] += 1
-        if batches[0] & (batches[0] - 1) == 0 and not options.dry_run:
-            # the tables grow fast: fresh statistics at batches 1, 2, 4, 8 … keep lookups on
-            # their indexes, during the import and after it
-            with transaction(context.factory) as session:
-                analyze(session, "identity", "contact", "account")
-        return cancel
-
-    for line, row in reader.rows(path, file):
-        if line <= done_line:
-            continue
-        counts.rows += 1
-        result = parse(line, row, mapping, custom)
-        if isinstance(result, Problem):
-            problems.append(result)
-        else:
-            parsed.append(result)
-        last = line
-        if len(parsed) + len(problems) >= BATCH and flush():
+            session.rollback()
+        batch.problems = problems + batch.problems
+        batch.counts.rows = len(parsed) + len(problems)
+        batch.counts.problems = sum(1 for p in batch.problems if p.reason != "duplicate")
+        counts = counts + batch.counts
+        _keep_sample(context, batch)
+        if context.checkpoint(
+            {"line": last, "counts": counts.as_dict(), "sample": context.progress.get("sample", [])}
+        ):
             return cancel(context)
-    if (parsed or problems) and flush():
-        return cancel(context)
-    if not options.dry_run:
-        with transaction(context.factory) as session:
-            analyze(session, "identity", "contact", "account")
-    context.progress = {
-        **context.progress,
-        "line": last,
-        "counts": counts.as_dict(),
-        "finished": True,
-    }
+    context.progress = {**context.progress, "counts": counts.as_dict(), "finished": True}
     return "done"
 
 
@@ -222,10 +421,27 @@ def _keep_sample(context: JobContext, batch: Batch) -> None:
 
 
 def cancel(context: JobContext) -> str:
-    """Undo everything the import wrote: contacts and accounts it created (with their
-    identities and links), identities and links it added, values it replaced."""
+    """Undo everything the import wrote: merges it made (newest first), contacts and accounts
+    it created (with their identities and links), identities and links it added, values it
+    replaced."""
     ws, job = context.workspace_id, context.job_id
     with transaction(context.factory) as session:
+        now = utcnow()
+        for log in session.scalars(
+            select(ContactMerge)
+            .where(
+                ContactMerge.workspace_id == ws,
+                ContactMerge.import_id == job,
+                ContactMerge.undone_at.is_(None),
+            )
+            .order_by(ContactMerge.created_at.desc(), ContactMerge.id.desc())
+        ):
+            resolution.revert(session, log, None, now)
+        session.execute(
+            delete(ContactAccount).where(
+                ContactAccount.workspace_id == ws, ContactAccount.import_id == job
+            )
+        )
         created = select(Contact.id).where(Contact.workspace_id == ws, Contact.import_id == job)
         session.execute(
             delete(Identity).where(

@@ -9,7 +9,7 @@ from guanxi.importer import service
 from guanxi.worker.jobs import JobContext, handler
 
 
-@handler("import")
+@handler("import", undoable=True)
 def run_import(context: JobContext) -> str:
     return service.run(context, Path(context.payload["path"]))
 

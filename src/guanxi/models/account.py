@@ -65,4 +65,6 @@ class ContactAccount(Base):
     role: Mapped[str | None] = mapped_column(String(24))
     title: Mapped[str | None] = mapped_column(String(120))
     reports_to_id: Mapped[int | None] = mapped_column(BigInteger)
+    # the import that made the link, so that cancelling it removes the link (no index: rare)
+    import_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = created_at_column()

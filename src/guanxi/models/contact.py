@@ -19,6 +19,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from guanxi.models.base import Base, JSONType, UTCDateTime, created_at_column, id_column
 
 
+def _exact(length: int) -> String:
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
 def _workspace_fk() -> Mapped[int]:
     return mapped_column(
         BigInteger, ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True
@@ -92,12 +96,16 @@ class Identity(Base):
         ),
     )
 
-    workspace_id: Mapped[int] = _workspace_fk()
+    # No foreign key to the workspace of its own: the contact's composite key implies it, and
+    # every foreign key is a per-row check when an import COPYs millions of identities.
+    workspace_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     id: Mapped[int] = id_column()
     contact_id: Mapped[int] = mapped_column(BigInteger)
-    kind: Mapped[str] = mapped_column(String(32))
-    namespace: Mapped[str] = mapped_column(String(64), default="")
-    value: Mapped[str] = mapped_column(String(255))
+    # Byte order on PostgreSQL: identities are exact values, and C comparisons keep the unique
+    # index cheap to maintain and to probe.
+    kind: Mapped[str] = mapped_column(_exact(32))
+    namespace: Mapped[str] = mapped_column(_exact(64), default="")
+    value: Mapped[str] = mapped_column(_exact(255))
     source: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = created_at_column()
 
@@ -144,6 +152,7 @@ class ContactMerge(Base):
     created_at: Mapped[datetime] = created_at_column()
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     undone_by: Mapped[int | None] = mapped_column(BigInteger)
+    import_id: Mapped[int | None] = mapped_column(BigInteger)  # the import that merged, if one
 
 
 class CustomField(Base):

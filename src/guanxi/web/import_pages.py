@@ -108,7 +108,11 @@ async def start(request: Request, console: ConsoleDep) -> Response:
             dry_run=form.get("dry_run") == "1",
         )
         job = jobs.start(
-            console.session, console.principal, request.app.state.settings.data_dir, data
+            console.session,
+            console.principal,
+            request.app.state.settings.data_dir,
+            data,
+            language_of(request),
         )
         name = str(form.get("save_as", "")).strip()
         if name:

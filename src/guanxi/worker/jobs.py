@@ -5,6 +5,12 @@ A worker claims one pending job (or a running one whose lease ran out) by settin
 workers never take the same job; on SQLite one worker runs. The handler checkpoints as it goes
 (``JobContext.checkpoint`` commits progress and renews the lease), so a job taken over after a
 crash resumes from its last checkpoint.
+
+Fencing: a checkpoint locks the job row and checks that this worker still holds it. A worker
+that stalled past its lease (the job went to another) raises ``LeaseLost`` at its next
+checkpoint, so the work of that step — committed together with the checkpoint — is rolled
+back, and it never writes the job's final status. A job whose lease ran out ``MAX_ATTEMPTS``
+times (a step that kills its worker every time) fails instead of being claimed again.
 """
 
 from __future__ import annotations
@@ -30,7 +36,12 @@ from guanxi.models import Job
 
 log = logging.getLogger("guanxi.jobs")
 LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 5
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+class LeaseLost(RuntimeError):
+    """Another worker holds the job now: this one must stop without committing."""
 
 
 class JobFinished(Conflict):
@@ -49,6 +60,8 @@ class JobContext:
     payload: dict[str, Any]
     progress: dict[str, Any] = field(default_factory=dict)
     data_dir: Path = field(default_factory=lambda: get_settings().data_dir)
+    worker: str = WORKER_ID
+    cancel_requested: bool = False  # when claimed: an undoable job then only rolls back
 
     def checkpoint(self, progress: dict[str, Any], session: Session | None = None) -> bool:
         """Save ``progress`` (in ``session``'s transaction when given, so that the work and its
@@ -56,8 +69,9 @@ class JobContext:
         self.progress = progress
 
         def save(s: Session) -> bool:
-            job = s.get(Job, (self.workspace_id, self.job_id))
-            assert job is not None
+            job = held(s, self.workspace_id, self.job_id, self.worker)
+            if job is None:
+                raise LeaseLost(f"job {self.job_id} is no longer held by {self.worker}")
             job.progress = dict(progress)
             job.lease_until = utcnow() + LEASE
             return bool(job.cancel_requested)
@@ -72,9 +86,18 @@ Handler = Callable[[JobContext], str]
 HANDLERS: dict[str, Handler] = {}
 
 
-def handler(kind: str) -> Callable[[Handler], Handler]:
+UNDOABLE: set[str] = set()
+
+
+def handler(kind: str, *, undoable: bool = False) -> Callable[[Handler], Handler]:
+    """Register the handler of a job kind. ``undoable``: its handler undoes what the job wrote
+    when it starts with a cancel requested, so a failed job of this kind can be cancelled too
+    (it is queued again to roll back)."""
+
     def register(fn: Handler) -> Handler:
         HANDLERS[kind] = fn
+        if undoable:
+            UNDOABLE.add(kind)
         return fn
 
     return register
@@ -97,15 +120,33 @@ def enqueue(
 
 
 def request_cancel(session: Session, workspace_id: int, job_id: int) -> Job:
+    """Stop a job: one that never ran is cancelled at once, a running one stops at its next
+    checkpoint, and a failed one of an undoable kind is queued again to roll back."""
     job = session.get(Job, (workspace_id, job_id))
     if job is None:
         raise NotFound(resource=N_("Job"))
-    if job.status in ("done", "failed", "cancelled"):
+    if job.status == "failed" and job.kind in UNDOABLE:
+        job.status, job.claimed_by, job.lease_until, job.attempts = "pending", None, None, 0
+        job.finished_at = None
+    elif job.status in ("done", "failed", "cancelled"):
         raise JobFinished()
-    if job.status == "pending":
+    elif job.status == "pending" and job.started_at is None:
         job.status, job.finished_at = "cancelled", utcnow()
     job.cancel_requested = True
     session.flush()
+    return job
+
+
+def held(session: Session, workspace_id: int, job_id: int, worker: str) -> Job | None:
+    """The job, locked, if ``worker`` still holds it (running, claimed by it)."""
+    job = session.scalar(
+        select(Job)
+        .where(Job.workspace_id == workspace_id, Job.id == job_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if job is None or job.status != "running" or job.claimed_by != worker:
+        return None
     return job
 
 
@@ -119,8 +160,19 @@ def claim(session: Session, now: datetime, worker: str = WORKER_ID) -> Job | Non
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     job = session.scalar(stmt)
+    while job is not None and job.attempts >= MAX_ATTEMPTS:
+        log.error("job abandoned", extra={"job_id": job.id, "kind": job.kind})
+        job.status, job.finished_at, job.lease_until = "failed", now, None
+        job.error = f"gave up after {job.attempts} attempts: its worker stopped every time"
+        session.flush()
+        job = session.scalar(stmt)
     if job is None:
         return None
+    return take(session, job, now, worker)
+
+
+def take(session: Session, job: Job, now: datetime, worker: str = WORKER_ID) -> Job:
+    """Make ``worker`` the job's holder, with a fresh lease."""
     job.status, job.claimed_by, job.lease_until = "running", worker, now + LEASE
     job.started_at = job.started_at or now
     job.attempts += 1
@@ -128,14 +180,22 @@ def claim(session: Session, now: datetime, worker: str = WORKER_ID) -> Job | Non
     return job
 
 
-def run_one(factory: sessionmaker[Session], data_dir: Path | None = None) -> bool:
+def run_one(
+    factory: sessionmaker[Session], data_dir: Path | None = None, worker: str = WORKER_ID
+) -> bool:
     """Claim and run one job; False when there was none. Files go under ``data_dir``."""
     with transaction(factory) as session:
-        job = claim(session, utcnow())
+        job = claim(session, utcnow(), worker)
         if job is None:
             return False
         context = JobContext(
-            factory, job.workspace_id, job.id, dict(job.payload), dict(job.progress)
+            factory,
+            job.workspace_id,
+            job.id,
+            dict(job.payload),
+            dict(job.progress),
+            worker=worker,
+            cancel_requested=job.cancel_requested,
         )
         kind = job.kind
     run = HANDLERS.get(kind)
@@ -147,8 +207,10 @@ def run_one(factory: sessionmaker[Session], data_dir: Path | None = None) -> boo
         log.exception("job failed", extra={"job_id": context.job_id, "kind": kind})
         status, error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
     with transaction(factory) as session:
-        job = session.get(Job, (context.workspace_id, context.job_id))
-        assert job is not None
+        job = held(session, context.workspace_id, context.job_id, worker)
+        if job is None:  # fenced off: another worker has the job now
+            log.warning("job lost its lease", extra={"job_id": context.job_id, "kind": kind})
+            return True
         job.status, job.error, job.finished_at = status, error, utcnow()
         job.progress = dict(context.progress)
         job.lease_until = None
