@@ -113,3 +113,43 @@ def test_fields_through_the_api(app: FastAPI) -> None:
         headers=rep.auth,
     )
     assert r.status_code == 403
+
+
+def test_custom_filters_compare_as_the_field_type(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    client, h = TestClient(app), tenant.admin.auth
+    for field in (
+        {"object": "contact", "key": "budget", "label": "Budget", "type": "number"},
+        {"object": "contact", "key": "vip", "label": "VIP", "type": "boolean"},
+        {
+            "object": "contact",
+            "key": "topics",
+            "label": "Topics",
+            "type": "multi_select",
+            "options": ["AI", "SaaS", "IoT"],
+        },
+    ):
+        assert client.post("/api/v1/custom-fields", json=field, headers=h).status_code == 201
+    people = {
+        "A": {"budget": 5000, "vip": True, "topics": ["AI", "IoT"]},
+        "B": {"budget": 5000.5, "vip": False, "topics": ["SaaS"]},
+        "C": {"budget": 10, "topics": ["AI"]},
+    }
+    for name, custom in people.items():
+        r = client.post("/api/v1/contacts", json={"name": name, "custom": custom}, headers=h)
+        assert r.status_code == 201, r.text
+
+    def names(query: str) -> list[str]:
+        r = client.get(f"/api/v1/contacts?{query}&sort=name", headers=h)
+        assert r.status_code == 200, r.text
+        return [c["name"] for c in r.json()["items"]]
+
+    assert names("custom.budget=5000.0") == ["A"]
+    assert names("custom.budget=5,000.5") == ["B"]
+    assert names("custom.vip=true") == ["A"]
+    assert names("custom.vip=否") == ["B"]
+    assert names("custom.topics=AI") == ["A", "C"]
+    assert names("custom.topics=AI;IoT") == ["A"]
+    assert names("custom.topics=AI&custom.vip=yes") == ["A"]
+    r = client.get("/api/v1/contacts?custom.budget=lots", headers=h)
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_field")

@@ -105,5 +105,21 @@ def test_sign_in_switch_language_and_screenshot(app: FastAPI, page: Page, dialec
 
     page.reload()
     expect(page.get_by_test_id("api-keys")).to_contain_text("浏览器密钥")
+
+    # a contact created and edited through the console's forms
+    page.click('[data-testid="nav-contacts"]')
+    page.click('[data-testid="new-contact"]')
+    form = page.get_by_test_id("contact-form")
+    form.locator('input[name="name"]').fill("韩梅梅")
+    form.locator('input[name="phone"]').fill("138 0000 0099")
+    form.locator('select[name="gender"]').select_option("female")
+    page.click('[data-testid="save-contact"]')
+    expect(page.get_by_test_id("page-title")).to_contain_text("韩梅梅")
+    expect(page.get_by_test_id("profile")).to_contain_text("+8613800000099")
+    page.click('[data-testid="edit-contact"]')
+    page.get_by_test_id("contact-form").locator('input[name="title"]').fill("市场总监")
+    page.click('[data-testid="save-contact"]')
+    expect(page.get_by_test_id("profile")).to_contain_text("市场总监")
+    page.screenshot(path=str(ARTIFACTS / f"console-contact-zh-{dialect}.png"), full_page=True)
     page.click('[data-testid="logout"]')
     expect(page).to_have_url(re.compile(r".*/app/login.*"))

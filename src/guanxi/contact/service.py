@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, or_, select
+from sqlalchemy import ColumnElement, Row, and_, cast, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from guanxi.auth import service as auth
@@ -18,10 +19,10 @@ from guanxi.auth.principal import Principal
 from guanxi.contact import collisions, normalise
 from guanxi.contact import fields as custom_fields
 from guanxi.errors import InvalidValue, NotFound, ValidationFailed
-from guanxi.i18n import N_
+from guanxi.i18n import N_, Message
 from guanxi.kit.clock import utcnow
 from guanxi.kit.pagination import SortSpec, paginate
-from guanxi.models import Contact, ContactAccount, ContactConsent
+from guanxi.models import Contact, ContactAccount, ContactConsent, CustomField
 from guanxi.workspace import members
 
 
@@ -110,9 +111,42 @@ def list_contacts(
     )
     for key, value in custom.items():
         if key not in definitions:
-            raise InvalidField(reason=f"custom.{key}: no such custom field")
-        stmt = stmt.where(Contact.custom[key].as_string() == value)
+            raise InvalidField(
+                reason=Message(N_("{field}: no such custom field"), field=f"custom.{key}")
+            )
+        stmt = stmt.where(custom_equals(session, definitions[key], value))
     return paginate(session, stmt, CONTACT_SORT, sort=sort, limit=limit, cursor=cursor)
+
+
+def custom_equals(session: Session, field: CustomField, value: str) -> ColumnElement[bool]:
+    """``custom.<key>=<value>`` compared as the field's type on both databases: numbers as
+    numbers (``5000`` finds ``5000.0``), yes/no as booleans, a multi-select containing every
+    value given (``AI;IoT``), the rest as text."""
+    kind = custom_fields.FieldType(field.type)
+    try:
+        typed = custom_fields.coerce(kind, field.options, value)
+    except InvalidValue as exc:
+        raise InvalidField(
+            reason=Message(N_("{field}: {reason}"), field=f"custom.{field.key}", reason=exc.message)
+        ) from exc
+    element = Contact.custom[field.key]
+    condition: ColumnElement[bool]
+    if kind == custom_fields.FieldType.number:
+        condition = element.as_float() == float(typed)
+        return condition
+    if kind == custom_fields.FieldType.boolean:
+        condition = element.as_boolean() == typed
+        return condition
+    if kind == custom_fields.FieldType.multi_select:
+        if session.get_bind().dialect.name == "postgresql":
+            condition = cast(element, JSONB).contains(typed)
+            return condition
+        members_ = func.json_each(Contact.custom, f'$."{field.key}"').table_valued("value")
+        return and_(
+            *(exists(select(members_.c.value).where(members_.c.value == item)) for item in typed)
+        )
+    condition = element.as_string() == typed
+    return condition
 
 
 def check_owner(session: Session, workspace_id: int, owner_id: int | None) -> None:

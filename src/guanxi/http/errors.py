@@ -97,7 +97,7 @@ async def on_guanxi_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status, exc.code, message, exc.details, headers)
 
 
-def _reason(error: Mapping[str, Any], language: Language) -> str:
+def reason_of(error: Mapping[str, Any], language: Language) -> str:
     """Our own validators' reasons in the caller's language; Pydantic's own as it words them."""
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, InvalidValue):
@@ -111,7 +111,7 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
     details = [
         {
             "loc": [str(p) for p in e.get("loc", ())],
-            "msg": _reason(e, language),
+            "msg": reason_of(e, language),
             "type": e.get("type"),
         }
         for e in exc.errors()

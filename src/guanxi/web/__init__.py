@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from guanxi.web import crm_pages, import_pages, pages, settings_pages
+from guanxi.web import contact_forms, crm_pages, import_pages, pages, settings_pages
 from guanxi.web.render import page
 from guanxi.web.session import LoginRequired, on_login_required
 
@@ -19,6 +19,8 @@ def mount(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
     app.include_router(pages.router, prefix="/app", include_in_schema=False)
     app.include_router(settings_pages.router, prefix="/app/settings", include_in_schema=False)
+    # the forms first: /contacts/new is not a contact id
+    app.include_router(contact_forms.router, prefix="/app", include_in_schema=False)
     app.include_router(crm_pages.router, prefix="/app", include_in_schema=False)
     app.include_router(import_pages.router, prefix="/app", include_in_schema=False)
     app.add_exception_handler(LoginRequired, on_login_required)

@@ -64,6 +64,7 @@ def contact_list(
         q=q or "",
         stage=stage or "",
         next_cursor=next_cursor,
+        can_write=console.principal.can("contacts:write"),
     )
 
 

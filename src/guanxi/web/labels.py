@@ -62,3 +62,9 @@ COMMITTEE_ROLES = {
     "procurement": N_("Procurement"),
     "champion": N_("Champion"),
 }
+GENDERS = {
+    "female": N_("Female"),
+    "male": N_("Male"),
+    "other": N_("Other"),
+    "unknown": N_("Unknown"),
+}

@@ -10,10 +10,13 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
 
 from guanxi import __version__
 from guanxi.auth.permissions import ROLE_LABELS, SCOPE_LABELS
-from guanxi.i18n import LANGUAGE_NAMES, LANGUAGES, Language, gettext, ngettext
+from guanxi.errors import GuanxiError
+from guanxi.http.errors import reason_of, render
+from guanxi.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Language, gettext, ngettext
 from guanxi.web import labels
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -73,3 +76,18 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         **context,
     )
     return HTMLResponse(html, status_code=status_code)
+
+
+def failure(request: Request, exc: Exception) -> dict[str, Any]:
+    """The message and status a refused form is answered with (the page, re-rendered): the
+    error's own text, or each invalid field with its reason, in the page's language."""
+    language = language_of(request)
+    if isinstance(exc, GuanxiError):
+        return {"error": render(exc, language), "status_code": exc.status}
+    assert isinstance(exc, ValidationError)
+    fields = "; ".join(
+        f"{e['loc'][-1]}: {reason_of(e, language)}" if e["loc"] else reason_of(e, language)
+        for e in exc.errors()
+    )
+    message = gettext(N_("Some fields are not valid."), language)
+    return {"error": f"{message} ({fields})", "status_code": 422}

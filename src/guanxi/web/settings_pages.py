@@ -18,12 +18,10 @@ from guanxi.auth.permissions import (
 )
 from guanxi.auth.schemas import ApiKeyIn
 from guanxi.errors import GuanxiError
-from guanxi.http.errors import render
-from guanxi.i18n import N_, gettext
 from guanxi.kit.clock import utcnow
 from guanxi.kit.schema import Id
 from guanxi.web.nav import MODULES
-from guanxi.web.render import language_of, page
+from guanxi.web.render import failure, page
 from guanxi.web.session import Console, ConsoleDep
 from guanxi.workspace import members
 from guanxi.workspace import service as workspaces
@@ -76,16 +74,6 @@ def _users_page(
     )
 
 
-def _failure(request: Request, exc: Exception) -> dict[str, Any]:
-    """The message and status a refused form is answered with (the page, re-rendered)."""
-    if isinstance(exc, GuanxiError):
-        return {"error": render(exc, language_of(request)), "status_code": exc.status}
-    assert isinstance(exc, ValidationError)
-    fields = ", ".join(sorted({str(e["loc"][-1]) for e in exc.errors() if e["loc"]}))
-    message = gettext(N_("Some fields are not valid."), language_of(request))
-    return {"error": f"{message} ({fields})", "status_code": 422}
-
-
 @router.get("/users", response_class=HTMLResponse)
 def users(request: Request, console: ConsoleDep, cursor: str | None = None) -> HTMLResponse:
     return _users_page(request, console, cursor=cursor)
@@ -112,7 +100,7 @@ def add_user(
         members.add_member(console.session, console.principal, data)
     except (GuanxiError, ValidationError) as exc:
         console.session.rollback()
-        return _users_page(request, console, **_failure(request, exc))
+        return _users_page(request, console, **failure(request, exc))
     return RedirectResponse("/app/settings/users?added=1", status_code=303)
 
 
@@ -139,7 +127,7 @@ def update_user(
         members.update_member(console.session, console.principal, user_id, patch)
     except (GuanxiError, ValidationError) as exc:
         console.session.rollback()
-        return _users_page(request, console, **_failure(request, exc))
+        return _users_page(request, console, **failure(request, exc))
     return RedirectResponse("/app/settings/users", status_code=303)
 
 
@@ -155,7 +143,7 @@ def add_department(
         workspaces.create_department(console.session, console.principal, data)
     except (GuanxiError, ValidationError) as exc:
         console.session.rollback()
-        return _users_page(request, console, **_failure(request, exc))
+        return _users_page(request, console, **failure(request, exc))
     return RedirectResponse("/app/settings/users", status_code=303)
 
 
@@ -220,7 +208,7 @@ def create_api_key(
         _, secret = auth.create_api_key(console.session, console.principal, data, utcnow())
     except (GuanxiError, ValidationError) as exc:
         console.session.rollback()
-        return _keys_page(request, console, **_failure(request, exc))
+        return _keys_page(request, console, **failure(request, exc))
     return _keys_page(request, console, secret=secret)
 
 
