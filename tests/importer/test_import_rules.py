@@ -133,3 +133,57 @@ def test_an_import_updating_others_contacts_records_collisions_and_tells_each_ow
     ]
     notes = client.get("/api/v1/notifications", headers=sales.auth).json()["items"]
     assert [(n["kind"], n["payload"]["action"]) for n in notes] == [("collision", "import")]
+
+
+def test_account_custom_fields_are_imported_into_new_accounts_and_exported(
+    app: FastAPI,
+) -> None:
+    tenant = make_tenant(app)
+    client, h = TestClient(app), tenant.admin.auth
+    for field in (
+        {"object": "account", "key": "headcount", "label": "员工数", "type": "number"},
+        {
+            "object": "account",
+            "key": "segment",
+            "label": "客户分层",
+            "type": "select",
+            "options": ["KA", "SMB"],
+            "required": True,
+        },
+    ):
+        assert client.post("/api/v1/custom-fields", json=field, headers=h).status_code == 201
+    client.post(
+        "/api/v1/accounts", json={"name": "老朋友", "custom": {"segment": "SMB"}}, headers=h
+    )
+    content = (
+        "手机,公司,员工数,客户分层\n"
+        "13800000061,华科科技,1200,KA\n"
+        "13800000062,新公司,,\n"  # a new account without its required segment
+        "13800000063,老朋友,99,KA\n"  # an existing account keeps its own values
+        "13800000064,坏数据,many,KA\n"
+    )
+    up = upload(client, tenant, content.encode())
+    assert up["suggested_mapping"] == {
+        "手机": "phone",
+        "公司": "account.name",
+        "员工数": "account.custom.headcount",
+        "客户分层": "account.custom.segment",
+    }
+    job = start(client, tenant, up["file_id"], up["suggested_mapping"])
+    work(app)
+    problems = client.get(f"/api/v1/imports/{job}/problems", headers=h).json()["items"]
+    assert [(p["line"], p["reason"]) for p in problems] == [
+        (3, "missing_required"),
+        (5, "invalid_value"),
+    ]
+    found = {
+        a["name"]: a["custom"] for a in client.get("/api/v1/accounts", headers=h).json()["items"]
+    }
+    assert found == {"华科科技": {"headcount": 1200, "segment": "KA"}, "老朋友": {"segment": "SMB"}}
+    r = client.get("/api/v1/accounts/export.csv?q=华科", headers=h)
+    assert r.status_code == 200
+    lines = r.content.decode("utf-8-sig").splitlines()
+    assert lines[0].endswith("custom.headcount,custom.segment")
+    assert len(lines) == 2
+    assert ",华科科技," in lines[1]
+    assert lines[1].endswith(",1200,KA")

@@ -92,10 +92,13 @@ def describe(
     if not [h for h in shape.headers if h]:
         raise UnreadableFile()
     custom = custom_fields.definitions(session, actor.workspace_id, "contact")
-    suggested = rows.suggest(shape.headers, custom)
+    account_custom = custom_fields.definitions(session, actor.workspace_id, "account")
+    suggested = rows.suggest(shape.headers, custom, account_custom)
     if mapping:
         suggested |= {
-            h: t for h, t in mapping.items() if h in suggested and rows.valid_target(t, custom)
+            h: t
+            for h, t in mapping.items()
+            if h in suggested and rows.valid_target(t, custom, account_custom)
         }
     return UploadOut(
         file_id=file_id,
@@ -134,8 +137,9 @@ def start(
         raise NotFound(resource=N_("File"))
     shape = reader.shape(path)
     custom = custom_fields.definitions(session, actor.workspace_id, "contact")
+    account_custom = custom_fields.definitions(session, actor.workspace_id, "account")
     for column, target in data.mapping.items():
-        if column not in shape.headers or not rows.valid_target(target, custom):
+        if column not in shape.headers or not rows.valid_target(target, custom, account_custom):
             raise InvalidMapping(column=column, target=target)
     payload = {
         "path": str(path),

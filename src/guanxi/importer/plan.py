@@ -140,8 +140,11 @@ def _find(session: Session, workspace_id: int, keys: Iterable[Key]) -> dict[Key,
 class Accounts:
     """The import's view of accounts: matched by domain or normalised name, created once."""
 
-    def __init__(self, workspace_id: int, job_id: int, create: bool) -> None:
+    def __init__(
+        self, workspace_id: int, job_id: int, create: bool, required: Sequence[str] = ()
+    ) -> None:
         self.workspace_id, self.job_id, self.create = workspace_id, job_id, create
+        self.required = required  # account custom fields an account must have to be created
         self.by_domain: dict[str, int] = {}
         self.by_name: dict[str, int] = {}
         self.new: list[dict[str, Any]] = []
@@ -186,6 +189,15 @@ class Accounts:
                 "unknown_account",
                 Message(N_("no such account")),
             )
+        missing = [k for k in self.required if row.account_custom.get(k) is None]
+        if missing:
+            return Problem(
+                row.line,
+                None,
+                row.account_name,
+                "missing_required",
+                Message(N_("the new account needs: {fields}"), fields=", ".join(missing)),
+            )
         account_id = new_id()
         self.new.append(
             {
@@ -194,7 +206,7 @@ class Accounts:
                 "name": row.account_name,
                 "name_key": (key or row.account_name.lower())[:200],
                 "domain": row.account_domain,
-                "custom": {},
+                "custom": dict(row.account_custom),
                 "import_id": self.job_id,
                 "created_at": now,
                 "updated_at": now,

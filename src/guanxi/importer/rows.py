@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from guanxi.contact import fields as custom_fields
@@ -66,9 +67,16 @@ def _squash(text: str) -> str:
     return re.sub(r"[\s_\-:：()（）]", "", text.strip().lower())
 
 
-def suggest(headers: list[str], custom: Mapping[str, CustomField]) -> dict[str, str]:
+NONE: Mapping[str, CustomField] = MappingProxyType({})
+
+
+def suggest(
+    headers: list[str],
+    custom: Mapping[str, CustomField],
+    account_custom: Mapping[str, CustomField] = NONE,
+) -> dict[str, str]:
     """A mapping guessed from the headers: exact target names, synonyms, custom field keys or
-    labels. Columns it cannot place map to ``ignore``."""
+    labels (the contact's before the account's). Columns it cannot place map to ``ignore``."""
     lookup: dict[str, str] = {}
     for target, words in SYNONYMS.items():
         for word in [target, *words]:
@@ -76,6 +84,8 @@ def suggest(headers: list[str], custom: Mapping[str, CustomField]) -> dict[str, 
     for key, f in custom.items():
         lookup.setdefault(_squash(key), f"custom.{key}")
         lookup.setdefault(_squash(f.label), f"custom.{key}")
+    for key, f in account_custom.items():
+        lookup.setdefault(_squash(f.label), f"account.custom.{key}")
     used: set[str] = set()
     mapping: dict[str, str] = {}
     for header in headers:
@@ -87,11 +97,17 @@ def suggest(headers: list[str], custom: Mapping[str, CustomField]) -> dict[str, 
     return mapping
 
 
-def valid_target(target: str, custom: Mapping[str, CustomField]) -> bool:
+def valid_target(
+    target: str,
+    custom: Mapping[str, CustomField],
+    account_custom: Mapping[str, CustomField] = NONE,
+) -> bool:
     if target == "ignore" or target in STANDARD or target in ACCOUNT or target == "owner":
         return True
     if target.startswith("custom."):
         return target[7:] in custom
+    if target.startswith("account.custom."):
+        return target[15:] in account_custom
     if target.startswith("identity."):
         kind, _, namespace = target[9:].partition(":")
         return kind in rules.Kind.__members__ and (
@@ -115,6 +131,8 @@ class Parsed:
     account_role: str | None = None
     account_title: str | None = None
     account_id: int | None = None  # the account the row links to, once planned
+    # custom values for the account the row creates (an existing account keeps its own)
+    account_custom: dict[str, Any] = field(default_factory=dict)
     owner_email: str | None = None
 
 
@@ -142,7 +160,11 @@ def columns(headers: list[str], mapping: Mapping[str, str]) -> Columns:
 
 
 def parse(
-    line: int, cells: list[str], mapped: Columns, custom: Mapping[str, CustomField]
+    line: int,
+    cells: list[str],
+    mapped: Columns,
+    custom: Mapping[str, CustomField],
+    account_custom: Mapping[str, CustomField] = NONE,
 ) -> Parsed | Problem:
     parsed = Parsed(line)
     for index, column, target in mapped:
@@ -177,6 +199,12 @@ def parse(
                 key = target[7:]
                 f = custom[key]
                 parsed.custom[key] = custom_fields.coerce(
+                    custom_fields.FieldType(f.type), f.options, raw
+                )
+            elif target.startswith("account.custom."):
+                key = target[15:]
+                f = account_custom[key]
+                parsed.account_custom[key] = custom_fields.coerce(
                     custom_fields.FieldType(f.type), f.options, raw
                 )
             elif target.startswith("identity."):

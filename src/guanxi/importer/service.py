@@ -296,14 +296,30 @@ def run(context: JobContext, path: Path) -> str:
     file = reader.FileShape(**context.payload["shape"])
     done_line = int(context.progress.get("line", 0))
     counts = Counts(**context.progress.get("counts", {}))
-    accounts = Accounts(context.workspace_id, context.job_id, options.accounts == "create")
     with transaction(context.factory) as session:
         custom = custom_fields.definitions(session, context.workspace_id, "contact")
+        account_custom = custom_fields.definitions(session, context.workspace_id, "account")
+    accounts = Accounts(
+        context.workspace_id,
+        context.job_id,
+        options.accounts == "create",
+        [k for k, f in account_custom.items() if f.required],
+    )
     if options.dry_run:
-        return _preview(context, path, file, mapping, custom, options, accounts, counts, done_line)
+        return _preview(
+            context,
+            path,
+            file,
+            mapping,
+            (custom, account_custom),
+            options,
+            accounts,
+            counts,
+            done_line,
+        )
     writer = Writer(context, counts, overlap=options.dedup != "merge")
     try:
-        for batch_rows in _batches(path, file, mapping, custom, done_line):
+        for batch_rows in _batches(path, file, mapping, custom, account_custom, done_line):
             parsed, problems, last = batch_rows
             with transaction(context.factory) as session:
                 batch = plan(
@@ -344,6 +360,7 @@ def _batches(
     file: reader.FileShape,
     mapping: dict[str, str],
     custom: dict[str, CustomField],
+    account_custom: dict[str, CustomField],
     done_line: int,
 ) -> Iterator[tuple[list[Parsed], list[Problem], int]]:
     """The rows after ``done_line``, parsed, in batches of ``BATCH``: (rows, problems, last line)."""
@@ -354,7 +371,7 @@ def _batches(
     for line, cells in reader.records(path, file):
         if line <= done_line:
             continue
-        result = parse(line, cells, mapped, custom)
+        result = parse(line, cells, mapped, custom, account_custom)
         if isinstance(result, Problem):
             problems.append(result)
         else:
@@ -372,7 +389,7 @@ def _preview(
     path: Path,
     file: reader.FileShape,
     mapping: dict[str, str],
-    custom: dict[str, CustomField],
+    fields: tuple[dict[str, CustomField], dict[str, CustomField]],
     options: Options,
     accounts: Accounts,
     counts: Counts,
@@ -381,7 +398,8 @@ def _preview(
     """A dry run: every batch planned (and the first contacts kept as a sample), nothing
     written. Accounts it would create are remembered, so later rows link to them as a real
     import would."""
-    for parsed, problems, last in _batches(path, file, mapping, custom, done_line):
+    custom, account_custom = fields
+    for parsed, problems, last in _batches(path, file, mapping, custom, account_custom, done_line):
         with transaction(context.factory) as session:
             batch = plan(
                 session,

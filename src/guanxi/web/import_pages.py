@@ -22,6 +22,9 @@ IDENTITY_TARGETS = ("identity.wechat_unionid", "identity.whatsapp", "identity.an
 
 def _targets(console: Console) -> list[str]:
     custom = custom_fields.definitions(console.session, console.principal.workspace_id, "contact")
+    account_custom = custom_fields.definitions(
+        console.session, console.principal.workspace_id, "account"
+    )
     return [
         "ignore",
         *STANDARD,
@@ -29,6 +32,7 @@ def _targets(console: Console) -> list[str]:
         *ACCOUNT,
         *IDENTITY_TARGETS,
         *(f"custom.{k}" for k in sorted(custom)),
+        *(f"account.custom.{k}" for k in sorted(account_custom)),
     ]
 
 
