@@ -120,3 +120,20 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> str:
     r = client.post("/api/v1/auth/login", json={"email": email, "password": password})
     assert r.status_code == 200, r.text
     return str(r.json()["csrf_token"])
+
+
+TOPICS = {
+    "object": "contact",
+    "key": "topics",
+    "label": "兴趣",
+    "type": "multi_select",
+    "options": ["AI", "SaaS", "IoT"],
+}
+
+
+def add_fields(app: FastAPI, tenant: Tenant, *fields: dict[str, Any]) -> None:
+    """Custom field definitions, created through the API by the tenant's administrator."""
+    client = TestClient(app)
+    for definition in fields:
+        r = client.post("/api/v1/custom-fields", json=definition, headers=tenant.admin.auth)
+        assert r.status_code == 201, r.text

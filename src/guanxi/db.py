@@ -111,12 +111,7 @@ def bulk_insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) 
     if session.get_bind().dialect.name != "postgresql":
         session.execute(table.insert(), rows)
         return
-    # Nullable columns that are NULL in every row are left out: less to format and send.
-    columns = [
-        name
-        for name in rows[0]
-        if not _nullable(table, name) or any(row[name] is not None for row in rows)
-    ]
+    columns = list(rows[0])
     get = itemgetter(*columns)
     json_at = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
     connection = cast(psycopg.Connection[Any], session.connection().connection.dbapi_connection)
@@ -138,11 +133,6 @@ def bulk_insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) 
                     if values[i] is not None:
                         values[i] = _json(values[i])
                 copy.write_row(values)
-
-
-def _nullable(table: Table, name: str) -> bool:
-    column = table.c[name]
-    return bool(column.nullable) and column.server_default is None
 
 
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

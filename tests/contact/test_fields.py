@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from guanxi.auth.permissions import Role
 from guanxi.contact.fields import FieldType, coerce
 from guanxi.errors import InvalidValue
-from tests.factories import make_tenant
+from tests.factories import TOPICS, add_fields, make_tenant
 
 
 @pytest.mark.parametrize(
@@ -118,18 +118,13 @@ def test_fields_through_the_api(app: FastAPI) -> None:
 def test_custom_filters_compare_as_the_field_type(app: FastAPI) -> None:
     tenant = make_tenant(app)
     client, h = TestClient(app), tenant.admin.auth
-    for field in (
+    add_fields(
+        app,
+        tenant,
         {"object": "contact", "key": "budget", "label": "Budget", "type": "number"},
         {"object": "contact", "key": "vip", "label": "VIP", "type": "boolean"},
-        {
-            "object": "contact",
-            "key": "topics",
-            "label": "Topics",
-            "type": "multi_select",
-            "options": ["AI", "SaaS", "IoT"],
-        },
-    ):
-        assert client.post("/api/v1/custom-fields", json=field, headers=h).status_code == 201
+        TOPICS,
+    )
     people = {
         "A": {"budget": 5000, "vip": True, "topics": ["AI", "IoT"]},
         "B": {"budget": 5000.5, "vip": False, "topics": ["SaaS"]},

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from guanxi.account import service
@@ -20,25 +20,29 @@ from guanxi.kit.schema import Id
 router = APIRouter(tags=["accounts"])
 
 
-@router.get("/accounts", response_model=Page[AccountOut])
-def list_accounts(
-    actor: Actor,
-    session: DB,
-    listing: Listing,
+def account_filters(
     q: Annotated[
         str | None, Query(max_length=200, description="Part of the name or domain.")
     ] = None,
     tier: Tier | None = None,
     industry: Annotated[str | None, Query(max_length=80)] = None,
     owner_id: Annotated[Id | None, Query()] = None,
+) -> dict[str, Any]:
+    """The filters of the account list, shared by the list and its export."""
+    return {"q": q or None, "tier": tier, "industry": industry, "owner_id": owner_id}
+
+
+Filters = Annotated[dict[str, Any], Depends(account_filters)]
+
+
+@router.get("/accounts", response_model=Page[AccountOut])
+def list_accounts(
+    actor: Actor, session: DB, listing: Listing, filters: Filters
 ) -> Page[AccountOut]:
     rows, cursor = service.list_accounts(
         session,
         actor,
-        q=q,
-        tier=tier,
-        industry=industry,
-        owner_id=owner_id,
+        **filters,
         sort=listing.sort,
         limit=listing.limit,
         cursor=listing.cursor,
@@ -47,19 +51,9 @@ def list_accounts(
 
 
 @router.get("/accounts/export.csv", response_class=StreamingResponse, responses=errors(400, 422))
-def export_accounts(
-    request: Request,
-    actor: Actor,
-    q: Annotated[
-        str | None, Query(max_length=200, description="Part of the name or domain.")
-    ] = None,
-    tier: Tier | None = None,
-    industry: Annotated[str | None, Query(max_length=80)] = None,
-    owner_id: Annotated[Id | None, Query()] = None,
-) -> StreamingResponse:
+def export_accounts(request: Request, actor: Actor, filters: Filters) -> StreamingResponse:
     """The accounts the list would show with the same filters, as CSV, streamed, custom fields
     as ``custom.<key>`` columns."""
-    filters = {"q": q or None, "tier": tier, "industry": industry, "owner_id": owner_id}
     chunks = export.csv_chunks(request.app.state.sessionmaker, actor, filters, export.ACCOUNTS)
     first = next(chunks)  # checks permission and filters before the answer starts
     headers = {"Content-Disposition": 'attachment; filename="accounts.csv"'}

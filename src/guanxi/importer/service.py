@@ -319,23 +319,8 @@ def run(context: JobContext, path: Path) -> str:
         )
     writer = Writer(context, counts, overlap=options.dedup != "merge")
     try:
-        for batch_rows in _batches(path, file, mapping, custom, account_custom, done_line):
-            parsed, problems, last = batch_rows
-            with transaction(context.factory) as session:
-                batch = plan(
-                    session,
-                    context.workspace_id,
-                    context.job_id,
-                    parsed,
-                    custom,
-                    options,
-                    accounts,
-                    utcnow(),
-                    writer.overlay,
-                )
-            batch.problems = problems + batch.problems
-            batch.counts.rows = len(parsed) + len(problems)
-            batch.line = last
+        for rows in _batches(path, file, mapping, custom, account_custom, done_line):
+            batch = _plan(context, rows, custom, options, accounts, writer.overlay)
             if writer.submit(batch):
                 return cancel(context)
         if writer.wait():
@@ -353,6 +338,34 @@ def run(context: JobContext, path: Path) -> str:
     if context.checkpoint(finished):  # a cancel that came after the last batch
         return cancel(context)
     return "done"
+
+
+def _plan(
+    context: JobContext,
+    rows: tuple[list[Parsed], list[Problem], int],
+    custom: dict[str, CustomField],
+    options: Options,
+    accounts: Accounts,
+    overlay: Overlay | None,
+) -> Batch:
+    """Plan one batch of parsed rows (reads only), with their problems, count and last line."""
+    parsed, problems, last = rows
+    with transaction(context.factory) as session:
+        batch = plan(
+            session,
+            context.workspace_id,
+            context.job_id,
+            parsed,
+            custom,
+            options,
+            accounts,
+            utcnow(),
+            overlay,
+        )
+    batch.problems = problems + batch.problems
+    batch.counts.rows = len(parsed) + len(problems)
+    batch.line = last
+    return batch
 
 
 def _batches(
@@ -399,26 +412,17 @@ def _preview(
     written. Accounts it would create are remembered, so later rows link to them as a real
     import would."""
     custom, account_custom = fields
-    for parsed, problems, last in _batches(path, file, mapping, custom, account_custom, done_line):
-        with transaction(context.factory) as session:
-            batch = plan(
-                session,
-                context.workspace_id,
-                context.job_id,
-                parsed,
-                custom,
-                options,
-                accounts,
-                utcnow(),
-            )
-            session.rollback()
-        batch.problems = problems + batch.problems
-        batch.counts.rows = len(parsed) + len(problems)
+    for rows in _batches(path, file, mapping, custom, account_custom, done_line):
+        batch = _plan(context, rows, custom, options, accounts, None)
         batch.counts.problems = sum(1 for p in batch.problems if p.reason != "duplicate")
         counts = counts + batch.counts
         _keep_sample(context, batch)
         if context.checkpoint(
-            {"line": last, "counts": counts.as_dict(), "sample": context.progress.get("sample", [])}
+            {
+                "line": batch.line,
+                "counts": counts.as_dict(),
+                "sample": context.progress.get("sample", []),
+            }
         ):
             return cancel(context)
     context.progress = {**context.progress, "counts": counts.as_dict(), "finished": True}

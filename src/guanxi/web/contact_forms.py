@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from starlette.datastructures import FormData
 
 from guanxi.contact import fields as custom_fields
 from guanxi.contact import service as contacts
@@ -18,7 +17,7 @@ from guanxi.errors import GuanxiError
 from guanxi.identity import service as resolution
 from guanxi.kit.clock import utcnow
 from guanxi.kit.schema import Id
-from guanxi.models import Contact, CustomField
+from guanxi.models import Contact
 from guanxi.web.labels import GENDERS
 from guanxi.web.nav import MODULES
 from guanxi.web.render import failure, page
@@ -56,11 +55,13 @@ def _form(
     )
 
 
-def _submitted(
-    form: FormData, definitions: dict[str, CustomField]
-) -> tuple[dict[str, str], dict[str, Any]]:
+async def _submitted(request: Request, console: Console) -> tuple[dict[str, str], dict[str, Any]]:
     """What the form holds: standard fields as trimmed text, custom fields by type (a list for
     multi-select; empty means "no value")."""
+    form = await request.form()
+    definitions = custom_fields.definitions(
+        console.session, console.principal.workspace_id, "contact"
+    )
     values = {name: str(form.get(name, "")).strip() for name in STANDARD}
     custom: dict[str, Any] = {}
     for key, field in definitions.items():
@@ -80,11 +81,7 @@ def new_contact(request: Request, console: ConsoleDep) -> HTMLResponse:
 @router.post("/contacts/new", response_class=HTMLResponse)
 async def create_contact(request: Request, console: ConsoleDep) -> Response:
     console.principal.require("contacts:write")
-    form = await request.form()
-    definitions = custom_fields.definitions(
-        console.session, console.principal.workspace_id, "contact"
-    )
-    values, custom = _submitted(form, definitions)
+    values, custom = await _submitted(request, console)
     try:
         data = ContactIn(
             **{k: v for k, v in values.items() if v},
@@ -107,11 +104,7 @@ def edit_contact(request: Request, console: ConsoleDep, contact_id: Id) -> HTMLR
 @router.post("/contacts/{contact_id}/edit", response_class=HTMLResponse)
 async def save_contact(request: Request, console: ConsoleDep, contact_id: Id) -> Response:
     contact = contacts.get(console.session, console.principal, contact_id, write=True)
-    form = await request.form()
-    definitions = custom_fields.definitions(
-        console.session, console.principal.workspace_id, "contact"
-    )
-    values, custom = _submitted(form, definitions)
+    values, custom = await _submitted(request, console)
     try:
         changes = ContactPatch(
             **{k: v or None for k, v in values.items() if k != "name" or v},
