@@ -245,10 +245,20 @@ def import_file(
                 return original(progress, session)
 
             context.checkpoint = checkpoint  # type: ignore[method-assign]
-            status = importer.run(context, Path(context.payload["path"]))
+            try:
+                status = importer.run(context, Path(context.payload["path"]))
+            except BaseException as exc:  # failed here: no worker should resume it later
+                with transaction(factory) as session:
+                    row = jobs.held(session, context.workspace_id, context.job_id, context.worker)
+                    if row is not None:
+                        row.status, row.finished_at, row.lease_until = "failed", utcnow(), None
+                        row.error = f"{type(exc).__name__}: {exc}"[:2000]
+                raise
         with transaction(factory) as session:
             row = jobs.held(session, context.workspace_id, context.job_id, context.worker)
-            if row is not None:
+            if row is None:
+                status = "taken over by a worker"
+            else:
                 row.status, row.progress, row.finished_at = status, dict(context.progress), utcnow()
     except (GuanxiError, ValidationError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")

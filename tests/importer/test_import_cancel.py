@@ -135,3 +135,24 @@ def test_problems_are_reported_in_the_language_the_import_was_started_in(
     r = client.post("/api/v1/contacts", json={"phone": "12345"}, headers=h)
     assert r.status_code == 422
     assert [d["msg"] for d in r.json()["error"]["details"]] == [expected]
+
+
+def test_a_cancel_after_the_last_checkpoint_rolls_back_on_the_next_claim(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = make_tenant(app)
+    client, h = TestClient(app), tenant.admin.auth
+    up = upload(client, tenant, b"phone\n13700000011\n")
+    job = start(client, tenant, up["file_id"], {"phone": "phone"})
+    original = service.run
+
+    def run(context: Any, path: Any) -> str:
+        status = original(context, path)
+        with tenant.session() as s:  # the click lands between the handler and its status
+            jobs.request_cancel(s, tenant.workspace_id, int(job))
+        return status
+
+    monkeypatch.setattr(service, "run", run)
+    work(app)
+    assert client.get(f"/api/v1/imports/{job}", headers=h).json()["status"] == "cancelled"
+    assert contacts_in(tenant) == 0

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from guanxi import db
 from guanxi.auth.permissions import Role
+from guanxi.importer import service
+from guanxi.models import Job
+from guanxi.worker import jobs
 from tests.factories import make_tenant
 from tests.importer.test_import import start, upload, work
 
@@ -187,3 +194,54 @@ def test_account_custom_fields_are_imported_into_new_accounts_and_exported(
     assert len(lines) == 2
     assert ",华科科技," in lines[1]
     assert lines[1].endswith(",1200,KA")
+
+
+def test_one_identity_named_by_two_columns_is_one_identity(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    client, h = TestClient(app), tenant.admin.auth
+    up = upload(client, tenant, b"email,email2\na@x.cn,A@X.CN\n")
+    job = start(client, tenant, up["file_id"], {"email": "email", "email2": "identity.email"})
+    work(app)
+    status = client.get(f"/api/v1/imports/{job}", headers=h).json()
+    assert (status["status"], status["counts"]["created"]) == ("done", 1)
+
+
+def test_collisions_only_for_changes_once_per_contact_and_gone_with_a_cancel(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = make_tenant(app)
+    sales = tenant.add(Role.sales)
+    client, h = TestClient(app), tenant.admin.auth
+    client.post(
+        "/api/v1/contacts",
+        json={"name": "客户", "phone": "13800000071", "owner_id": str(sales.user_id)},
+        headers=h,
+    )
+    monkeypatch.setattr(service, "BATCH", 1)
+    content = b"phone,title,city\n13800000071,CEO,\n13800000071,,SH\n13800000071,CEO,SH\n"
+    up = upload(client, tenant, content)
+    mapping = {"phone": "phone", "title": "title", "city": "city"}
+    start(client, tenant, up["file_id"], mapping)
+    work(app)
+    assert len(client.get("/api/v1/collisions", headers=sales.auth).json()["items"]) == 1
+    again = start(client, tenant, up["file_id"], mapping)  # nothing left to change
+    work(app)
+    assert client.get(f"/api/v1/imports/{again}", headers=h).json()["status"] == "done"
+    assert len(client.get("/api/v1/collisions", headers=sales.auth).json()["items"]) == 1
+    # a cancelled import leaves no collision behind (it changed nothing in the end)
+    third = upload(client, tenant, b"phone,province\n13800000071,Shanghai\n13800000072,\n")
+    monkeypatch.setattr(service, "BATCH", 5000)
+    original = db.analyze
+
+    def analyze(*args: Any) -> None:
+        with tenant.session() as s:
+            row = s.get(Job, (tenant.workspace_id, int(cancelled)))
+            if row is not None and row.status == "running":
+                jobs.request_cancel(s, tenant.workspace_id, int(cancelled))
+        original(*args)
+
+    cancelled = start(client, tenant, third["file_id"], {"phone": "phone", "province": "province"})
+    monkeypatch.setattr(service, "analyze", analyze)
+    work(app)
+    assert client.get(f"/api/v1/imports/{cancelled}", headers=h).json()["status"] == "cancelled"
+    assert len(client.get("/api/v1/collisions", headers=sales.auth).json()["items"]) == 1

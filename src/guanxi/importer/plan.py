@@ -80,6 +80,7 @@ class Overlay:
     keys: dict[Key, int] = field(default_factory=dict)
     held: dict[int, list[Key]] = field(default_factory=lambda: defaultdict(list))
     values: dict[int, dict[str, Any]] = field(default_factory=dict)
+    others: dict[int, tuple[int, str | None]] = field(default_factory=dict)  # owner, name
 
 
 @dataclass
@@ -280,7 +281,8 @@ def plan(
     matched_ids = set(existing.values())
     current = {cid: values for cid, values in overlay.values.items() if cid in matched_ids}
     stored = matched_ids - current.keys()
-    others: dict[int, tuple[int, str | None]] = {}  # contacts someone else owns: (owner, name)
+    # contacts someone else owns, that this import did not create: (owner, name)
+    others = {cid: v for cid, v in overlay.others.items() if cid in matched_ids}
     if stored:
         for row_contact in session.scalars(
             select(Contact).where(Contact.workspace_id == workspace_id, Contact.id.in_(stored))
@@ -421,8 +423,10 @@ def plan(
                 )
             )
             continue
-        _update(batch, workspace_id, job_id, contact_id, current[contact_id], row, options, now)
-        if contact_id in others and options.by is not None:
+        changed = _update(
+            batch, workspace_id, job_id, contact_id, current[contact_id], row, options, now
+        )
+        if changed and contact_id in others and options.by is not None:
             owner, name = others[contact_id]
             batch.collisions[contact_id] = {
                 "workspace_id": workspace_id,
@@ -477,6 +481,7 @@ def plan(
                 }
             )
     batch.overlay.values.update(batch.updates)
+    batch.overlay.others = {cid: others[cid] for cid in batch.updates if cid in others}
     batch.accounts, accounts.new = accounts.new, []
     return batch
 
@@ -499,8 +504,9 @@ def _update(
     row: Parsed,
     options: Options,
     now: datetime,
-) -> None:
-    """An existing contact's changed fields (and their old values, for a cancel)."""
+) -> bool:
+    """An existing contact's changed fields (and their old values, for a cancel); whether any
+    changed."""
     values = batch.updates.get(contact_id) or dict(current) | {"custom": dict(current["custom"])}
     before = change_record(values)
     changed = False
@@ -523,3 +529,4 @@ def _update(
                 }
             )
         batch.updates[contact_id] = values | {"updated_at": now}
+    return changed

@@ -233,6 +233,7 @@ def parse(
     for kind, name in rules.PROFILE_FIELD.items():
         if parsed.values.get(name):
             parsed.keys.append(Key(kind, "", parsed.values[name]))
+    parsed.keys = list(dict.fromkeys(parsed.keys))  # one identity named by two columns
     if not parsed.keys:
         return Problem(
             line,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -50,6 +51,7 @@ from guanxi.models import (
     ImportError_,
 )
 from guanxi.notification import service as notifications
+from guanxi.worker import jobs
 from guanxi.worker.jobs import JobContext
 
 BATCH = 5000
@@ -80,6 +82,8 @@ def _merge(
         now=now,
         import_id=job_id,
     )
+    if result.created:  # the row's identities were gone by now: a new contact, the import's
+        result.contact.import_id = job_id
     survivor = result.contact.id
     if row.account_id is not None and (
         session.get(ContactAccount, (workspace_id, survivor, row.account_id)) is None
@@ -107,22 +111,31 @@ def _merge(
     return result
 
 
+@dataclass
+class Told:
+    """The collisions this run of an import has recorded: contacts, and owners notified."""
+
+    contacts: set[int] = field(default_factory=set)
+    owners: set[int] = field(default_factory=set)
+
+
 def _collisions(
     session: Session,
     workspace_id: int,
     job_id: int,
     batch: Batch,
     now: datetime,
-    notified: set[int],
+    told: Told,
 ) -> None:
-    rows = list(batch.collisions.values())
+    rows = [r for cid, r in batch.collisions.items() if cid not in told.contacts]
     names = {row["object_id"]: row.pop("_name") for row in rows}
     bulk_insert(session, Collision, rows)
+    told.contacts.update(names)
     for row in rows:
         owner = row["owner_id"]
-        if owner in notified:
+        if owner in told.owners:
             continue
-        notified.add(owner)
+        told.owners.add(owner)
         payload = {
             "object": "contact",
             "object_id": str(row["object_id"]),
@@ -141,13 +154,13 @@ def write(
     batch: Batch,
     now: datetime,
     language: Language,
-    notified: set[int],
+    told: Told,
 ) -> None:
     """Write a planned batch, in the session's transaction; problems are reported in
-    ``language`` (the one the import was started in). Contacts of other owners that the batch
-    updates are collisions; each owner is told once per import (``notified``)."""
+    ``language`` (the one the import was started in). Contacts of other owners whose values
+    the batch changes are collisions, once per contact and import; each owner is told once."""
     counts = batch.counts
-    _collisions(session, workspace_id, job_id, batch, now, notified)
+    _collisions(session, workspace_id, job_id, batch, now, told)
     bulk_insert(session, Account, batch.accounts)
     counts.accounts_created += len(batch.accounts)
     # Rows in the order of their most scattered index (names, identity values): each index page
@@ -241,7 +254,7 @@ class Writer:
         self.flight: Future[bool] | None = None
         self.overlay = Overlay()
         self.batches = 0
-        self.notified: set[int] = set()  # owners told of the import's collisions
+        self.told = Told()
 
     def submit(self, batch: Batch) -> bool:
         """Hand over a planned batch; True when a cancel was requested (nothing in flight)."""
@@ -273,7 +286,7 @@ class Writer:
                 batch,
                 now,
                 context.payload.get("language", "zh_CN"),
-                self.notified,
+                self.told,
             )
             total = self.counts + batch.counts
             cancel = context.checkpoint({"line": batch.line, "counts": total.as_dict()}, session)
@@ -447,7 +460,14 @@ def cancel(context: JobContext) -> str:
     it created (with their identities and links), identities and links it added, values it
     replaced."""
     ws, job = context.workspace_id, context.job_id
+    kept: list[str] = []  # merges someone built on since: left as they are, and reported
     with transaction(context.factory) as session:
+        # fenced like a checkpoint, and holding the job row so no other worker starts the same
+        # cancel; what it undoes is deleted with it, so running it again changes nothing
+        row = jobs.held(session, ws, job, context.worker)
+        if row is None:
+            raise jobs.LeaseLost(f"job {job} is no longer held by {context.worker}")
+        started = row.started_at or row.created_at
         now = utcnow()
         for log in session.scalars(
             select(ContactMerge)
@@ -456,9 +476,13 @@ def cancel(context: JobContext) -> str:
                 ContactMerge.import_id == job,
                 ContactMerge.undone_at.is_(None),
             )
-            .order_by(ContactMerge.created_at.desc(), ContactMerge.id.desc())
+            .order_by(ContactMerge.id.desc())  # ids keep their order when a clock steps back
         ):
-            resolution.revert(session, log, None, now)
+            try:
+                with session.begin_nested():
+                    resolution.revert(session, log, None, now)
+            except GuanxiError:
+                kept.append(str(log.id))
         session.execute(
             delete(ContactAccount).where(
                 ContactAccount.workspace_id == ws, ContactAccount.import_id == job
@@ -476,9 +500,10 @@ def cancel(context: JobContext) -> str:
                 ContactAccount.workspace_id == ws, ContactAccount.contact_id.in_(created)
             )
         )
-        for change in session.scalars(
-            select(ImportChange).where(ImportChange.workspace_id == ws, ImportChange.job_id == job)
-        ):
+        changes = select(ImportChange).where(
+            ImportChange.workspace_id == ws, ImportChange.job_id == job
+        )
+        for change in session.scalars(changes.execution_options(yield_per=1000)):
             before = dict(change.before)
             if before.get("owner_id") is not None:
                 before["owner_id"] = int(before["owner_id"])
@@ -487,6 +512,23 @@ def cancel(context: JobContext) -> str:
                 .where(Contact.workspace_id == ws, Contact.id == change.contact_id)
                 .values(**before)
             )
+        session.execute(
+            delete(Collision).where(
+                Collision.workspace_id == ws,
+                Collision.action == "import",
+                Collision.actor_id == Options.of(context.payload).by,
+                Collision.created_at >= started,  # this import's, not an earlier one's
+                Collision.object == "contact",
+                Collision.object_id.in_(
+                    select(ImportChange.contact_id).where(
+                        ImportChange.workspace_id == ws, ImportChange.job_id == job
+                    )
+                ),
+            )
+        )
+        session.execute(
+            delete(ImportChange).where(ImportChange.workspace_id == ws, ImportChange.job_id == job)
+        )
         session.execute(delete(Contact).where(Contact.workspace_id == ws, Contact.import_id == job))
         imported_accounts = select(Account.id).where(
             Account.workspace_id == ws, Account.import_id == job
@@ -498,4 +540,6 @@ def cancel(context: JobContext) -> str:
         )
         session.execute(delete(Account).where(Account.workspace_id == ws, Account.import_id == job))
     context.progress = {**context.progress, "cancelled": True}
+    if kept:
+        context.progress["merges_kept"] = kept
     return "cancelled"

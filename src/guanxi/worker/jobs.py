@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +38,8 @@ from guanxi.models import Job
 log = logging.getLogger("guanxi.jobs")
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+# unique per process even where containers share a hostname and a pid (the fence relies on it)
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class LeaseLost(RuntimeError):
@@ -211,7 +213,11 @@ def run_one(
         if job is None:  # fenced off: another worker has the job now
             log.warning("job lost its lease", extra={"job_id": context.job_id, "kind": kind})
             return True
-        job.status, job.error, job.finished_at = status, error, utcnow()
         job.progress = dict(context.progress)
         job.lease_until = None
+        if status == "done" and job.cancel_requested and kind in UNDOABLE:
+            # the cancel came after the handler's last checkpoint: queued again to roll back
+            job.status, job.claimed_by = "pending", None
+            return True
+        job.status, job.error, job.finished_at = status, error, utcnow()
     return True
