@@ -246,7 +246,8 @@ def import_file(
 
             context.checkpoint = checkpoint  # type: ignore[method-assign]
             try:
-                status = importer.run(context, Path(context.payload["path"]))
+                with jobs.Heartbeat(context):
+                    status = importer.run(context, Path(context.payload["path"]))
             except BaseException as exc:  # failed here: no worker should resume it later
                 with transaction(factory) as session:
                     row = jobs.held(session, context.workspace_id, context.job_id, context.worker)

@@ -3,9 +3,11 @@ its worker every time is given up."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
@@ -101,3 +103,34 @@ def test_a_job_that_keeps_killing_its_worker_is_given_up(app: FastAPI) -> None:
         assert (
             s.scalar(select(func.count()).where(Contact.workspace_id == tenant.workspace_id)) == 0
         )
+
+
+@jobs.handler("test_slow_step")
+def slow_step(context: jobs.JobContext) -> str:
+    """One step longer than the lease; halfway through another worker tries to claim the job."""
+    time.sleep(0.7)
+    with transaction(context.factory) as s:
+        stolen = jobs.claim(s, utcnow(), worker="impatient-worker")
+        context.progress["stolen"] = stolen is not None and stolen.id == context.job_id
+    time.sleep(0.7)
+    context.checkpoint({"step": "slow", **context.progress})
+    return "done"
+
+
+def test_the_heartbeat_keeps_a_slow_step_s_job(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = make_tenant(app)
+    monkeypatch.setattr(jobs, "LEASE", timedelta(milliseconds=500))
+    monkeypatch.setattr(jobs, "HEARTBEAT", 0.1)
+    with tenant.session() as s:
+        job_id = jobs.enqueue(s, tenant.workspace_id, "test_slow_step", {}, None).id
+        row = s.get(Job, (tenant.workspace_id, job_id))
+        assert row is not None
+        row.created_at = utcnow() - timedelta(days=3650)  # first in line
+    assert jobs.run_one(app.state.sessionmaker, worker="slow-worker")
+    with tenant.session() as s:
+        row = s.get(Job, (tenant.workspace_id, job_id))
+        assert row is not None
+        assert (row.status, row.claimed_by) == ("done", "slow-worker")
+        assert row.progress == {"step": "slow", "stolen": False}

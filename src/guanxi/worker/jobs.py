@@ -3,8 +3,9 @@
 A worker claims one pending job (or a running one whose lease ran out) by setting
 ``claimed_by`` and ``lease_until``: on PostgreSQL with ``FOR UPDATE SKIP LOCKED``, so several
 workers never take the same job; on SQLite one worker runs. The handler checkpoints as it goes
-(``JobContext.checkpoint`` commits progress and renews the lease), so a job taken over after a
-crash resumes from its last checkpoint.
+(``JobContext.checkpoint`` commits progress and renews the lease; a heartbeat thread renews it
+meanwhile, so a slow step is not taken for a dead worker), so a job taken over after a crash
+resumes from its last checkpoint.
 
 Fencing: a checkpoint locks the job row and checks that this worker still holds it. A worker
 that stalled past its lease (the job went to another) raises ``LeaseLost`` at its next
@@ -19,13 +20,14 @@ import logging
 import os
 import secrets
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from guanxi.config import get_settings
@@ -37,6 +39,7 @@ from guanxi.models import Job
 
 log = logging.getLogger("guanxi.jobs")
 LEASE = timedelta(minutes=2)
+HEARTBEAT = 30.0  # seconds between lease renewals while a handler runs
 MAX_ATTEMPTS = 5
 # unique per process even where containers share a hostname and a pid (the fence relies on it)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -182,6 +185,48 @@ def take(session: Session, job: Job, now: datetime, worker: str = WORKER_ID) -> 
     return job
 
 
+def renew(factory: sessionmaker[Session], workspace_id: int, job_id: int, worker: str) -> bool:
+    """Extend the lease if ``worker`` still holds the job; False when it does not."""
+    with transaction(factory) as session:
+        result = session.execute(
+            update(Job)
+            .where(
+                Job.workspace_id == workspace_id,
+                Job.id == job_id,
+                Job.claimed_by == worker,
+                Job.status == "running",
+            )
+            .values(lease_until=utcnow() + LEASE)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+class Heartbeat(threading.Thread):
+    """Renews a running job's lease every ``HEARTBEAT`` seconds, so that one long step (a slow
+    batch) is not mistaken for a dead worker; stops when told or when the job was lost."""
+
+    def __init__(self, context: JobContext) -> None:
+        super().__init__(name=f"heartbeat-{context.job_id}", daemon=True)
+        self.context, self.stopped = context, threading.Event()
+
+    def run(self) -> None:
+        c = self.context
+        while not self.stopped.wait(HEARTBEAT):
+            try:
+                if not renew(c.factory, c.workspace_id, c.job_id, c.worker):
+                    return
+            except Exception:  # a busy database: try again at the next beat
+                log.warning("lease renewal failed", extra={"job_id": c.job_id}, exc_info=True)
+
+    def __enter__(self) -> Heartbeat:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.join()
+
+
 def run_one(
     factory: sessionmaker[Session], data_dir: Path | None = None, worker: str = WORKER_ID
 ) -> bool:
@@ -204,7 +249,8 @@ def run_one(
     try:
         if run is None:
             raise RuntimeError(f"no handler for job kind {kind!r}")
-        status, error = run(context), None
+        with Heartbeat(context):
+            status, error = run(context), None
     except Exception as exc:  # the job fails; the worker goes on
         log.exception("job failed", extra={"job_id": context.job_id, "kind": kind})
         status, error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
