@@ -101,3 +101,46 @@ def test_a_viewer_gets_no_contact_forms(app: FastAPI) -> None:
     assert 'data-testid="edit-contact"' not in console.get(f"/app/contacts/{c.json()['id']}").text
     assert console.get("/app/contacts/new").status_code == 403
     assert console.get(f"/app/contacts/{c.json()['id']}/edit").status_code == 403
+
+
+def test_editing_other_fields_keeps_a_value_that_is_no_longer_an_option(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    api, h = TestClient(app), tenant.admin.auth
+    tier = api.post(
+        "/api/v1/custom-fields",
+        json={
+            "object": "contact",
+            "key": "tier",
+            "label": "Tier",
+            "type": "select",
+            "options": ["gold", "silver"],
+        },
+        headers=h,
+    ).json()
+    add_fields(app, tenant, TOPICS)
+    contact = api.post(
+        "/api/v1/contacts",
+        json={"name": "甲", "custom": {"tier": "gold", "topics": ["AI", "IoT"]}},
+        headers=h,
+    ).json()
+    api.patch(
+        f"/api/v1/custom-fields/{tier['id']}", json={"options": ["platinum", "silver"]}, headers=h
+    )
+    console = console_login(app, tenant.admin.email, "en")
+    edit = console.get(f"/app/contacts/{contact['id']}/edit").text
+    assert "(no longer an option)" in edit
+    r = console.post(
+        f"/app/contacts/{contact['id']}/edit",
+        data={
+            "csrf_token": csrf_of(edit),
+            "name": "甲",
+            "title": "CTO",
+            "custom.tier": "gold",  # as the form sends the selected stale option back
+            "custom.topics": ["AI", "IoT"],
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    saved = api.get(f"/api/v1/contacts/{contact['id']}", headers=h).json()["contact"]
+    assert saved["title"] == "CTO"
+    assert saved["custom"] == {"tier": "gold", "topics": ["AI", "IoT"]}

@@ -72,6 +72,18 @@ async def _submitted(request: Request, console: Console) -> tuple[dict[str, str]
     return values, custom
 
 
+def _as_form(value: Any) -> str | list[str]:
+    """A stored custom value as the form sends it back when nobody touched it (so a select
+    value no longer among the options survives an edit of other fields)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return str(value)
+
+
 @router.get("/contacts/new", response_class=HTMLResponse)
 def new_contact(request: Request, console: ConsoleDep) -> HTMLResponse:
     console.principal.require("contacts:write")
@@ -105,10 +117,15 @@ def edit_contact(request: Request, console: ConsoleDep, contact_id: Id) -> HTMLR
 async def save_contact(request: Request, console: ConsoleDep, contact_id: Id) -> Response:
     contact = contacts.get(console.session, console.principal, contact_id, write=True)
     values, custom = await _submitted(request, console)
+    stored = dict(contact.custom or {})
     try:
         changes = ContactPatch(
             **{k: v or None for k, v in values.items() if k != "name" or v},
-            custom={k: v if v not in ("", []) else None for k, v in custom.items()},
+            custom={
+                k: v if v not in ("", []) else None
+                for k, v in custom.items()
+                if _as_form(stored.get(k)) != v  # untouched values stay as stored
+            },
         ).changes()
         resolution.update_contact(console.session, console.principal, contact.id, changes, utcnow())
     except (GuanxiError, ValidationError) as exc:
