@@ -340,3 +340,35 @@ def test_rows_matching_the_batch_still_being_written_update_it(
     ]
     k = client.get(f"/api/v1/contacts/{known['id']}", headers=h).json()["contact"]
     assert (k["title"], k["city"]) == ("CEO", "上海")
+
+
+def test_a_contact_created_meanwhile_through_the_api_is_matched_not_duplicated(
+    app: FastAPI, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between a batch's plan and its write, someone creates a contact with a phone the batch
+    was about to create: the write meets the unique key, the batch is planned again and updates
+    that contact instead — the import finishes, nothing is duplicated."""
+    client, h = TestClient(app), tenant.admin.auth
+    monkeypatch.setattr(service, "BATCH", 2)
+    content = "姓名,手机\n导入甲,13500000001\n导入乙,13500000002\n导入丙,13500000003\n"
+    up = upload(client, tenant, content.encode())
+    job = start(client, tenant, up["file_id"], {"姓名": "name", "手机": "phone"})
+    original, calls = service.write, {"n": 0}
+
+    def write(*args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:  # a sales rep adds the first person by hand just now
+            r = TestClient(app).post(
+                "/api/v1/contacts", json={"name": "手工", "phone": "13500000001"}, headers=h
+            )
+            assert r.status_code == 201
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(service, "write", write)
+    work(app)
+    status = client.get(f"/api/v1/imports/{job}", headers=h).json()
+    assert status["status"] == "done", status
+    assert (status["counts"]["created"], status["counts"]["updated"]) == (2, 1)
+    assert contacts_in(tenant) == 3
+    names = sorted(c["name"] for c in client.get("/api/v1/contacts", headers=h).json()["items"])
+    assert names == ["导入丙", "导入乙", "手工"]

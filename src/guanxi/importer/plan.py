@@ -100,6 +100,7 @@ class Batch:
     collisions: dict[int, dict[str, Any]] = field(default_factory=dict)  # by contact
     overlay: Overlay = field(default_factory=Overlay)
     ids: Iterator[int] = field(default_factory=lambda: iter(()))  # drawn in one block
+    source: tuple[list[Parsed], list[Problem], int] | None = None  # what it was planned from
 
     def add_identity(
         self, workspace_id: int, contact_id: int, key: Key, source: str, now: datetime

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from guanxi.contact import fields as custom_fields
@@ -241,6 +243,15 @@ def write(
     counts.problems += sum(1 for p in batch.problems if p.reason != "duplicate")
 
 
+class Clash(Exception):
+    """A batch's write met a unique key written since it was planned (a contact created through
+    the API meanwhile, with the same email): nothing of it was written; it is planned again."""
+
+    def __init__(self, batch: Batch) -> None:
+        super().__init__("an identity was written by someone else meanwhile")
+        self.batch = batch
+
+
 class Writer:
     """Writes planned batches one after another on a second thread, each in one transaction
     with its checkpoint, while the caller reads, parses and plans the next batch against the
@@ -278,18 +289,25 @@ class Writer:
     def _write(self, batch: Batch) -> bool:
         context = self.context
         now = utcnow()
-        with transaction(context.factory) as session:
-            write(
-                session,
-                context.workspace_id,
-                context.job_id,
-                batch,
-                now,
-                context.payload.get("language", "zh_CN"),
-                self.told,
-            )
-            total = self.counts + batch.counts
-            cancel = context.checkpoint({"line": batch.line, "counts": total.as_dict()}, session)
+        told = Told(set(self.told.contacts), set(self.told.owners))
+        try:
+            with transaction(context.factory) as session:
+                write(
+                    session,
+                    context.workspace_id,
+                    context.job_id,
+                    batch,
+                    now,
+                    context.payload.get("language", "zh_CN"),
+                    told,
+                )
+                total = self.counts + batch.counts
+                cancel = context.checkpoint(
+                    {"line": batch.line, "counts": total.as_dict()}, session
+                )
+        except (IntegrityError, psycopg.IntegrityError) as exc:
+            raise Clash(batch) from exc
+        self.told = told
         self.counts = total
         self.batches += 1
         if self.batches & (self.batches - 1) == 0:
@@ -334,9 +352,18 @@ def run(context: JobContext, path: Path) -> str:
     try:
         for rows in _batches(path, file, mapping, custom, account_custom, done_line):
             batch = _plan(context, rows, custom, options, accounts, writer.overlay)
-            if writer.submit(batch):
+            try:
+                stop = writer.submit(batch)
+            except Clash as clash:  # the batch in flight, and this one planned on top of it
+                again = [clash.batch] + ([batch] if batch is not clash.batch else [])
+                stop = _replan(context, writer, accounts, again, custom, options)
+            if stop:
                 return cancel(context)
-        if writer.wait():
+        try:
+            stop = writer.wait()
+        except Clash as clash:
+            stop = _replan(context, writer, accounts, [clash.batch], custom, options)
+        if stop:
             return cancel(context)
     finally:
         writer.close()
@@ -351,6 +378,29 @@ def run(context: JobContext, path: Path) -> str:
     if context.checkpoint(finished):  # a cancel that came after the last batch
         return cancel(context)
     return "done"
+
+
+def _replan(
+    context: JobContext,
+    writer: Writer,
+    accounts: Accounts,
+    batches: list[Batch],
+    custom: dict[str, CustomField],
+    options: Options,
+) -> bool:
+    """Plan ``batches`` again against the database alone and write each before planning the
+    next; True when a cancel was requested. Accounts they were to create go back to be
+    created by the new plans. A second clash fails the import (its checkpoint stays)."""
+    accounts.new = [a for b in batches for a in b.accounts] + accounts.new
+    for failed in batches:
+        assert failed.source is not None
+        batch = _plan(context, failed.source, custom, options, accounts, None)
+        try:
+            if writer.submit(batch) or writer.wait():
+                return True
+        except Clash as clash:
+            raise RuntimeError("the import met concurrent writes twice in one batch") from clash
+    return False
 
 
 def _plan(
@@ -377,7 +427,7 @@ def _plan(
         )
     batch.problems = problems + batch.problems
     batch.counts.rows = len(parsed) + len(problems)
-    batch.line = last
+    batch.line, batch.source = last, rows
     return batch
 
 
