@@ -128,36 +128,21 @@ def run(database_url: str, scale: str) -> dict[str, Any]:
                 language="zh_CN",
             )
             actor = Principal(user.id, workspace.id, Role.admin, DataScope.all, None, "session")
-            custom_fields.create_field(
-                s,
-                actor,
-                obj="contact",
-                key="budget",
-                label="预算",
-                kind=FieldType.number,
-                options=[],
-                required=False,
-            )
-            custom_fields.create_field(
-                s,
-                actor,
-                obj="contact",
-                key="first_touch",
-                label="首次接触",
-                kind=FieldType.date,
-                options=[],
-                required=False,
-            )
-            custom_fields.create_field(
-                s,
-                actor,
-                obj="contact",
-                key="industry",
-                label="行业",
-                kind=FieldType.select,
-                options=INDUSTRIES,
-                required=False,
-            )
+            for key, label, kind, options in (
+                ("budget", "预算", FieldType.number, []),
+                ("first_touch", "首次接触", FieldType.date, []),
+                ("industry", "行业", FieldType.select, INDUSTRIES),
+            ):
+                custom_fields.create_field(
+                    s,
+                    actor,
+                    obj="contact",
+                    key=key,
+                    label=label,
+                    kind=kind,
+                    options=options,
+                    required=False,
+                )
             shape = reader.shape(path)
             mapping = {
                 "姓名": "name",

@@ -115,10 +115,32 @@ def _merge(
 
 @dataclass
 class Told:
-    """The collisions this run of an import has recorded: contacts, and owners notified."""
+    """The collisions this run of an import has recorded: contacts, and owners notified. The
+    batch being written adds to ``pending``, kept apart until it commits, so that a batch rolled
+    back (and planned again) forgets its own without copying the sets every batch."""
 
     contacts: set[int] = field(default_factory=set)
     owners: set[int] = field(default_factory=set)
+    pending: tuple[set[int], set[int]] = field(default_factory=lambda: (set(), set()))
+
+    def contact(self, contact_id: int) -> bool:
+        """True the first time a contact is seen (then pending)."""
+        if contact_id in self.contacts or contact_id in self.pending[0]:
+            return False
+        self.pending[0].add(contact_id)
+        return True
+
+    def owner(self, owner_id: int) -> bool:
+        if owner_id in self.owners or owner_id in self.pending[1]:
+            return False
+        self.pending[1].add(owner_id)
+        return True
+
+    def settle(self, committed: bool) -> None:
+        if committed:
+            self.contacts |= self.pending[0]
+            self.owners |= self.pending[1]
+        self.pending = (set(), set())
 
 
 def _collisions(
@@ -129,15 +151,13 @@ def _collisions(
     now: datetime,
     told: Told,
 ) -> None:
-    rows = [r for cid, r in batch.collisions.items() if cid not in told.contacts]
+    rows = [r for cid, r in batch.collisions.items() if told.contact(cid)]
     names = {row["object_id"]: row.pop("_name") for row in rows}
     bulk_insert(session, Collision, rows)
-    told.contacts.update(names)
     for row in rows:
         owner = row["owner_id"]
-        if owner in told.owners:
+        if not told.owner(owner):
             continue
-        told.owners.add(owner)
         payload = {
             "object": "contact",
             "object_id": str(row["object_id"]),
@@ -289,7 +309,6 @@ class Writer:
     def _write(self, batch: Batch) -> bool:
         context = self.context
         now = utcnow()
-        told = Told(set(self.told.contacts), set(self.told.owners))
         try:
             with transaction(context.factory) as session:
                 write(
@@ -299,15 +318,18 @@ class Writer:
                     batch,
                     now,
                     context.payload.get("language", "zh_CN"),
-                    told,
+                    self.told,
                 )
                 total = self.counts + batch.counts
                 cancel = context.checkpoint(
                     {"line": batch.line, "counts": total.as_dict()}, session
                 )
-        except (IntegrityError, psycopg.IntegrityError) as exc:
-            raise Clash(batch) from exc
-        self.told = told
+        except BaseException as exc:
+            self.told.settle(committed=False)
+            if isinstance(exc, IntegrityError | psycopg.IntegrityError):
+                raise Clash(batch) from exc
+            raise
+        self.told.settle(committed=True)
         self.counts = total
         self.batches += 1
         if self.batches & (self.batches - 1) == 0:
