@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from guanxi.app import create_app
 from guanxi.config import Settings
+from guanxi.event import partitions
 from guanxi.migrate import upgrade
 
 DIALECTS = ["sqlite", "postgresql"]
@@ -36,6 +37,7 @@ def fresh_pg_database(name: str) -> str:
     """Drop and create database ``name`` on the test server; return its SQLAlchemy URL."""
     admin = make_url(pg_admin_url())
     conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    partitions.forget()
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')

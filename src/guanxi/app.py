@@ -14,6 +14,7 @@ from guanxi.auth.api import router as auth_router
 from guanxi.config import Settings, get_settings
 from guanxi.contact.api import router as contact_router
 from guanxi.db import make_engine, make_sessionmaker
+from guanxi.event.api import router as event_router
 from guanxi.http import errors, health, telemetry
 from guanxi.importer.api import router as import_router
 from guanxi.notification.api import router as notification_router
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workspace_router,
         contact_router,
         account_router,
+        event_router,
         import_router,
         notification_router,
     ):

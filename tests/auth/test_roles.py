@@ -49,6 +49,8 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/accounts/{account_id}/contacts/{contact_id}": {"role": "user"},
     "/api/v1/imports": {"file_id": "1", "mapping": {}},
     "/api/v1/import-mappings": {"name": "m", "mapping": {}},
+    "/api/v1/events/batch": {"events": [{"type": "note", "properties": {"text": "x"}}]},
+    "/api/v1/event-types": {"name": "webinar_poll", "label": "Poll"},
 }
 MULTIPART = {"/api/v1/imports/files": {"file": ("a.csv", b"email\nx@y.io\n", "text/csv")}}
 
@@ -73,6 +75,7 @@ def test_a_viewer_cannot_write_anywhere(app: FastAPI) -> None:
         "channel": "email",
         "job_id": 1,
         "notification_id": 1,
+        "name": "webinar_poll",
     }
     client = TestClient(app)
     as_viewer = {"X-CSRF-Token": login(client, viewer.email)}  # a viewer works through a session
@@ -116,6 +119,7 @@ def test_a_viewer_reads(app: FastAPI) -> None:
             "fields:read",
             "contacts:read",
             "accounts:read",
+            "events:read",
         ]
     )
 

@@ -33,6 +33,7 @@ ID_KINDS = {
     "job_id": "job",
     "notification_id": "notification",
     "file_id": "file",
+    "name": "event_type",
 }
 # A valid body for every operation with a path id and a request body.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -105,6 +106,7 @@ def victim_ids(victim: Tenant) -> dict[str, Any]:
         f"/api/v1/contacts/{owned['id']}", json={"title": "x"}, headers=h
     )  # the member is told
     note = api.get("/api/v1/notifications", headers=member.auth).json()["items"][0]
+    api.post("/api/v1/event-types", json={"name": "victim_type", "label": "V"}, headers=h)
     with victim.session() as s:
         from guanxi.auth import repository
 
@@ -124,6 +126,7 @@ def victim_ids(victim: Tenant) -> dict[str, Any]:
             "job": job["id"],
             "notification": note["id"],
             "file": upload["file_id"],
+            "event_type": "victim_type",
         }
 
 
@@ -137,6 +140,7 @@ def snapshot(victim: Tenant) -> str:
         client.get("/api/v1/contacts?limit=200&status=merged", headers=h).text,
         client.get("/api/v1/accounts?limit=200", headers=h).text,
         client.get("/api/v1/custom-fields", headers=h).text,
+        client.get("/api/v1/event-types", headers=h).text,
         re.sub(
             r'"last_used_at":"[^"]*"',
             "",

@@ -112,7 +112,7 @@ def test_one_person_across_wechat_wecom_and_the_web(app: FastAPI) -> None:
             "events": [
                 {
                     "type": "form_submit",
-                    "properties": {"form": "whitepaper"},
+                    "properties": {"form_id": "whitepaper"},
                     "occurred_at": "2026-11-04T15:00:00+08:00",
                 }
             ],
@@ -228,8 +228,8 @@ def test_retried_identify_records_events_once(app: FastAPI) -> None:
     body = {
         "identities": [{"kind": "email", "value": "retry@x.cn"}],
         "events": [
-            {"type": "page_view", "idempotency_key": "pv-1"},
-            {"type": "page_view", "idempotency_key": "pv-2"},
+            {"type": "page_view", "properties": {"url": "/a"}, "idempotency_key": "pv-1"},
+            {"type": "page_view", "properties": {"url": "/b"}, "idempotency_key": "pv-2"},
         ],
     }
     assert identify(client, h, body)["events_recorded"] == 2

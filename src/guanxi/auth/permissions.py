@@ -60,6 +60,7 @@ AREAS: tuple[str, ...] = (
     "fields",
     "contacts",
     "accounts",
+    "events",
 )
 PERMISSIONS: frozenset[str] = frozenset(f"{a}:{x}" for a in AREAS for x in ("read", "write"))
 
@@ -68,7 +69,7 @@ _READ_ALL = frozenset(p for p in PERMISSIONS if p.endswith(":read"))
 # Every member may hold personal API keys for their own integrations and work on the customer
 # data their scope shows them, except viewers, who write nothing. Custom field definitions and
 # the workspace itself are the administrators'.
-_MEMBER = _READ_ALL | {"api_keys:write", "contacts:write", "accounts:write"}
+_MEMBER = _READ_ALL | {"api_keys:write", "contacts:write", "accounts:write", "events:write"}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.admin: PERMISSIONS,

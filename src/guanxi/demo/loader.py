@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -197,7 +198,8 @@ def _customers(session: Session, actor: Principal, seed: int) -> None:
         contact = resolution.create_contact(session, actor, fields, identities, now)
         history = [
             EventIn(
-                type=rng.choice(EVENTS),
+                type=(kind := rng.choice(list(EVENTS))),
+                properties=EVENTS[kind],
                 channel=rng.choice(("web", "wechat", "email")),
                 occurred_at=now - timedelta(days=rng.randrange(1, 90), minutes=rng.randrange(1440)),
             )
@@ -207,7 +209,13 @@ def _customers(session: Session, actor: Principal, seed: int) -> None:
 
 
 SOURCES = ("Expo-A 展会", "官网表单", "公众号", "企业微信", "线下沙龙")
-EVENTS = ("page_view", "content_view", "follow", "form_submit", "email_opened")
+EVENTS: dict[str, dict[str, Any]] = {
+    "page_view": {"url": "https://www.example.cn/pricing", "title": "价格 Pricing"},
+    "content_view": {"content_id": "whitepaper-2026", "dwell_s": 95, "completion": 0.8},
+    "follow": {"channel_code": "expo-a"},
+    "form_submit": {"form_id": "demo-request", "utm_source": "baidu", "utm_medium": "cpc"},
+    "email_opened": {"message_id": "demo"},
+}
 
 
 def _member(

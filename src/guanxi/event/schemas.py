@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from guanxi.event.catalogue import PropKind
 from guanxi.kit.schema import Id, Timestamp
 
 
@@ -32,3 +33,31 @@ class EventOut(BaseModel):
     channel: str | None
     source: str | None
     properties: dict[str, Any]
+
+
+class PropIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+    kind: PropKind
+    required: bool = False
+
+
+class EventTypeIn(BaseModel):
+    """A workspace's own event type (names of built-in types are taken)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.]*$")
+    label: str = Field(min_length=1, max_length=120)
+    properties: list[PropIn] = Field(default_factory=list, max_length=50)
+
+
+class EventTypeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    label: str
+    builtin: bool = False
+    internal: bool = False
+    properties: list[PropIn]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from guanxi.db import in_list
 from guanxi.identity.rules import Key, Kind
 from guanxi.models import Contact, ContactMerge, Event, Identity
 
@@ -30,6 +32,24 @@ def find(session: Session, workspace_id: int, keys: Iterable[Key]) -> dict[Key, 
         ),
     )
     return {Key(Kind(i.kind), i.namespace, i.value): i for i in session.scalars(stmt)}
+
+
+def contact_ids(session: Session, workspace_id: int, keys: Iterable[Key]) -> dict[Key, int]:
+    """contact id for every existing identity among ``keys``: one query per (kind, namespace)."""
+    groups: dict[tuple[Kind, str], set[str]] = defaultdict(set)
+    for k in keys:
+        groups[(k.kind, k.namespace)].add(k.value)
+    found: dict[Key, int] = {}
+    for (kind, namespace), values in groups.items():
+        stmt = select(Identity.value, Identity.contact_id).where(
+            Identity.workspace_id == workspace_id,
+            Identity.kind == kind.value,
+            Identity.namespace == namespace,
+            in_list(session, Identity.value, values),
+        )
+        for value, contact_id in session.execute(stmt):
+            found[Key(kind, namespace, value)] = contact_id
+    return found
 
 
 def of_contacts(

@@ -189,6 +189,11 @@ def remove_identity(session: Session, actor: Principal, contact_id: int, identit
     session.flush()
 
 
+def lookup(session: Session, workspace_id: int, keys: Iterable[Key]) -> dict[Key, int]:
+    """The contact of every identity among ``keys`` that exists (one query per kind)."""
+    return repo.contact_ids(session, workspace_id, keys)
+
+
 def resolve(
     session: Session,
     workspace_id: int,

@@ -4,7 +4,7 @@ contact they match, which are skipped, merged or reported — and what that will
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,14 +14,13 @@ from sqlalchemy.orm import Session
 
 from guanxi.contact import normalise
 from guanxi.contact.schemas import STANDARD_FIELDS
-from guanxi.db import in_list
 from guanxi.i18n import N_, Message
 from guanxi.identity import repository as identity_repo
 from guanxi.identity import rules
 from guanxi.identity.rules import Key, Kind
 from guanxi.importer.rows import Parsed, Problem, missing_required
 from guanxi.kit.ids import new_id, new_ids
-from guanxi.models import Account, Contact, CustomField, Identity, Membership, User
+from guanxi.models import Account, Contact, CustomField, Membership, User
 
 PROFILE = STANDARD_FIELDS
 
@@ -119,24 +118,6 @@ class Batch:
         )
         self.overlay.keys[key] = contact_id
         self.overlay.held[contact_id].append(key)
-
-
-def _find(session: Session, workspace_id: int, keys: Iterable[Key]) -> dict[Key, int]:
-    """contact id for every existing identity among ``keys``: one query per (kind, namespace)."""
-    groups: dict[tuple[Kind, str], set[str]] = defaultdict(set)
-    for k in keys:
-        groups[(k.kind, k.namespace)].add(k.value)
-    found: dict[Key, int] = {}
-    for (kind, namespace), values in groups.items():
-        stmt = select(Identity.value, Identity.contact_id).where(
-            Identity.workspace_id == workspace_id,
-            Identity.kind == kind.value,
-            Identity.namespace == namespace,
-            in_list(session, Identity.value, values),
-        )
-        for value, contact_id in session.execute(stmt):
-            found[Key(kind, namespace, value)] = contact_id
-    return found
 
 
 class Accounts:
@@ -271,7 +252,7 @@ def plan(
     batch = Batch(ids=iter(new_ids(len(parsed) + sum(len(r.keys) for r in parsed))))
     counts = batch.counts
     source = f"import:{job_id}"
-    existing = _find(session, workspace_id, (k for r in parsed for k in r.keys))
+    existing = identity_repo.contact_ids(session, workspace_id, (k for r in parsed for k in r.keys))
     for row in parsed:
         for k in row.keys:
             if k in overlay.keys:

@@ -4,7 +4,9 @@ from guanxi.models.account import Account, ContactAccount
 from guanxi.models.auth import ApiKey, Membership, User, UserSession
 from guanxi.models.base import Base
 from guanxi.models.contact import Contact, ContactConsent, ContactMerge, CustomField, Identity
-from guanxi.models.event import Event
+from guanxi.models.content import Content, TrackedLink
+from guanxi.models.event import Event, EventKey, EventType, TrackingSite
+from guanxi.models.form import Form, FormSubmission
 from guanxi.models.job import ImportChange, ImportError_, ImportMapping, Job
 from guanxi.models.notification import Collision, Notification
 from guanxi.models.workspace import Department, Workspace
@@ -18,9 +20,14 @@ __all__ = [
     "ContactAccount",
     "ContactConsent",
     "ContactMerge",
+    "Content",
     "CustomField",
     "Department",
     "Event",
+    "EventKey",
+    "EventType",
+    "Form",
+    "FormSubmission",
     "Identity",
     "ImportChange",
     "ImportError_",
@@ -28,6 +35,8 @@ __all__ = [
     "Job",
     "Membership",
     "Notification",
+    "TrackedLink",
+    "TrackingSite",
     "User",
     "UserSession",
     "Workspace",

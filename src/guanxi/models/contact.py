@@ -71,6 +71,9 @@ class Contact(Base):
     source: Mapped[str | None] = mapped_column(String(120))
     stage: Mapped[str | None] = mapped_column(String(32))
     custom: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Attribution (E6): the earliest and the latest touch seen in events (guanxi.event.touch).
+    first_touch: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    last_touch: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(8), default="active")  # active | merged
     merged_into_id: Mapped[int | None] = mapped_column(BigInteger)
     # The import job that created the contact: cancelling that import removes it again (a

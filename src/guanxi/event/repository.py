@@ -1,0 +1,79 @@
+"""All SQL for events and idempotency keys."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from guanxi.db import bulk_insert, in_list
+from guanxi.models import Contact, Event, EventKey
+
+
+def claim_keys(session: Session, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert idempotency keys; returns those that were new (the rest were seen before, or a
+    concurrent transaction holding them committed first: the insert waits for it)."""
+    if not rows:
+        return set()
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = text(
+            "INSERT INTO event_key (workspace_id, key, event_id, contact_id) "
+            "SELECT * FROM unnest(CAST(:ws AS bigint[]), CAST(:keys AS uuid[]), "
+            "CAST(:ids AS bigint[]), CAST(:contacts AS bigint[])) "
+            "ON CONFLICT DO NOTHING RETURNING key"
+        )
+        params = {
+            "ws": [r["workspace_id"] for r in rows],
+            "keys": [r["key"] for r in rows],
+            "ids": [r["event_id"] for r in rows],
+            "contacts": [r["contact_id"] for r in rows],
+        }
+        return set(session.scalars(stmt, params))
+    lite = sqlite_insert(EventKey).values(list(rows)).on_conflict_do_nothing()
+    return set(session.scalars(lite.returning(EventKey.key)))
+
+
+def keyed(
+    session: Session, workspace_id: int, keys: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """(event id, contact id) stored under each of ``keys``."""
+    wanted = list(keys)
+    if not wanted:
+        return {}
+    stmt = select(EventKey.key, EventKey.event_id, EventKey.contact_id).where(
+        EventKey.workspace_id == workspace_id, EventKey.key.in_(wanted)
+    )
+    return {k: (e, c) for k, e, c in session.execute(stmt)}
+
+
+def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    bulk_insert(session, Event, rows)
+
+
+def current_contacts(session: Session, workspace_id: int, ids: Iterable[int]) -> dict[int, int]:
+    """For each of ``ids`` that names a contact, the active contact it is now: a merged
+    contact's events go to its survivor (following merges of merges)."""
+    found: dict[int, int] = {}
+    pending = {i: i for i in ids}  # the id asked for -> the id to look up next
+    for _ in range(16):
+        if not pending:
+            break
+        stmt = select(Contact.id, Contact.status, Contact.merged_into_id).where(
+            Contact.workspace_id == workspace_id,
+            in_list(session, Contact.id, set(pending.values())),
+        )
+        rows = {cid: (status, into) for cid, status, into in session.execute(stmt)}
+        following: dict[int, int] = {}
+        for asked, look in pending.items():
+            if look in rows:
+                status, into = rows[look]
+                if status == "active":
+                    found[asked] = look
+                elif into is not None:
+                    following[asked] = into
+        pending = following
+    return found
