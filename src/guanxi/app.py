@@ -15,9 +15,13 @@ from guanxi.config import Settings, get_settings
 from guanxi.contact.api import router as contact_router
 from guanxi.db import make_engine, make_sessionmaker
 from guanxi.event.api import router as event_router
+from guanxi.form.api import router as form_router
+from guanxi.form.public import router as form_public
 from guanxi.http import errors, health, telemetry
 from guanxi.importer.api import router as import_router
 from guanxi.notification.api import router as notification_router
+from guanxi.tracking.api import router as tracking_router
+from guanxi.tracking.public import router as tracking_public
 from guanxi.web import mount as mount_console
 from guanxi.workspace.api import router as workspace_router
 
@@ -66,10 +70,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         contact_router,
         account_router,
         event_router,
+        form_router,
         import_router,
         notification_router,
+        tracking_router,
     ):
         app.include_router(errors.declare_error_responses(router), prefix=API_PREFIX)
+    app.include_router(tracking_public)
+    app.include_router(form_public)
     mount_console(app)
 
     @app.get("/", include_in_schema=False)

@@ -125,7 +125,9 @@ def test_invalid_events_are_rejected_with_index_and_reason(app: FastAPI) -> None
             assert r["error"]["code"] == bad[r["index"]][1], r
             assert r["error"]["message"]
         else:
-            assert r["status"] == "accepted" and r["event_id"] and r["contact_id"], r
+            assert r["status"] == "accepted", r
+            assert r["event_id"], r
+            assert r["contact_id"], r
     assert count_events(tenant) == 40
     # a rejected event claims no idempotency key: fixed and sent again, it is stored
     fixed = dict(bad[7][0], properties={"url": "/x"}, idempotency_key="fix-7")
@@ -147,7 +149,8 @@ def test_messages_follow_the_reader_language(app: FastAPI) -> None:
         headers={**tenant.admin.auth, "Accept-Language": "zh-CN"},
     )
     message = r.json()["results"][0]["error"]["message"]
-    assert "url" in message and "page_view" in message
+    assert "url" in message
+    assert "page_view" in message
     assert any("\u4e00" <= ch <= "\u9fff" for ch in message), message
 
 
@@ -172,7 +175,8 @@ def test_identities_in_one_batch_resolve_and_merge(app: FastAPI) -> None:
     ]
     out = post(client, tenant, events)
     contacts = {r["contact_id"] for r in out["results"]}
-    assert out["accepted"] == 4 and len(contacts) == 1, out
+    assert out["accepted"] == 4, out
+    assert len(contacts) == 1, out
     timeline = client.get(
         f"/api/v1/contacts/{contacts.pop()}/timeline", headers=tenant.admin.auth
     ).json()["items"]
@@ -280,7 +284,7 @@ def _serve(database_url: str, data_dir: str, port: int) -> subprocess.Popen[byte
         "GUANXI_DATA_DIR": data_dir,
         "GUANXI_SECRET_KEY": "test-secret-key-not-used-anywhere-else",
     }
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: S603 - our own entry point
         [os.path.join(os.path.dirname(sys.executable), "guanxi"), "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,

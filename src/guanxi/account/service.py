@@ -132,6 +132,46 @@ def match(
     return None
 
 
+def join_company(
+    session: Session,
+    workspace_id: int,
+    contact_id: int,
+    name: str | None,
+    domain: str | None,
+    now: datetime,
+) -> Account | None:
+    """Put a contact at the account a company name or domain means, made when none matches
+    (forms: the person said where they work). Existing links are kept as they are."""
+    try:
+        domain = normalise.domain(domain) if domain else None
+    except InvalidValue:
+        domain = None
+    name = (name or "").strip()[:200] or None
+    if not (name or domain):
+        return None
+    account = match(session, workspace_id, name, domain)
+    if account is None:
+        values = _clean(
+            session, workspace_id, {"name": name or domain, "domain": domain}, complete=False
+        )
+        account = Account(
+            workspace_id=workspace_id, created_at=now, updated_at=now, custom={}, **values
+        )
+        session.add(account)
+        session.flush()
+    if session.get(ContactAccount, (workspace_id, contact_id, account.id)) is None:
+        session.add(
+            ContactAccount(
+                workspace_id=workspace_id,
+                contact_id=contact_id,
+                account_id=account.id,
+                created_at=now,
+            )
+        )
+        session.flush()
+    return account
+
+
 def create(session: Session, actor: Principal, data: AccountIn, now: datetime) -> Account:
     actor.require("accounts:write")
     values = _clean(session, actor.workspace_id, data.model_dump(), complete=True)

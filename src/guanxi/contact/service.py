@@ -223,11 +223,23 @@ def set_consent(
     now: datetime,
 ) -> ContactConsent:
     contact = get(session, actor, contact_id, write=True)
-    row = session.get(ContactConsent, (actor.workspace_id, contact.id, channel))
+    return record_consent(session, actor.workspace_id, contact.id, channel, status, source, now)
+
+
+def record_consent(
+    session: Session,
+    workspace_id: int,
+    contact_id: int,
+    channel: str,
+    status: str,
+    source: str | None,
+    now: datetime,
+) -> ContactConsent:
+    """Opt-in or opt-out of one channel, with where it was given (no permission check: the
+    caller is the person themselves, through a form, or a checked API call)."""
+    row = session.get(ContactConsent, (workspace_id, contact_id, channel))
     if row is None:
-        row = ContactConsent(
-            workspace_id=actor.workspace_id, contact_id=contact.id, channel=channel
-        )
+        row = ContactConsent(workspace_id=workspace_id, contact_id=contact_id, channel=channel)
         session.add(row)
     row.status, row.source, row.updated_at = status, source, now
     session.flush()

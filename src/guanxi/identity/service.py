@@ -194,6 +194,10 @@ def lookup(session: Session, workspace_id: int, keys: Iterable[Key]) -> dict[Key
     return repo.contact_ids(session, workspace_id, keys)
 
 
+def identities_of(session: Session, workspace_id: int, contact_id: int) -> list[Key]:
+    return _keys(repo.of_contacts(session, workspace_id, [contact_id]))
+
+
 def resolve(
     session: Session,
     workspace_id: int,
