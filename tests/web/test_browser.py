@@ -3,65 +3,16 @@ takes screenshots (kept in test-artifacts/)."""
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import threading
-import time
-from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from tests.conftest import ARTIFACTS
 from tests.factories import PASSWORD, make_tenant
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("GUANXI_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def live_server(app: FastAPI) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture
-def page(live_server: str) -> Iterator[Page]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            locale="en-US", viewport={"width": 1280, "height": 800}, base_url=live_server
-        )
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 def test_sign_in_switch_language_and_screenshot(app: FastAPI, page: Page, dialect: str) -> None:

@@ -161,6 +161,11 @@ class ContactOut(BaseModel):
     source: str | None
     stage: str | None
     custom: dict[str, Any]
+    first_touch: dict[str, Any] | None = Field(
+        description="Where the contact first came from: at, type, channel, utm_*, "
+        "channel_code, referrer, url (set from events)."
+    )
+    last_touch: dict[str, Any] | None = Field(description="The latest touch, same shape.")
     status: Literal["active", "merged"]
     merged_into_id: Id | None
     created_at: datetime

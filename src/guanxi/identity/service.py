@@ -19,6 +19,7 @@ from guanxi.auth.principal import Principal
 from guanxi.contact import service as contacts
 from guanxi.contact.schemas import STANDARD_FIELDS, ContactFields, IdentityIn
 from guanxi.errors import Conflict, Forbidden, InvalidValue, NotFound
+from guanxi.event import touch
 from guanxi.i18n import N_
 from guanxi.identity import repository as repo
 from guanxi.identity import rules
@@ -383,6 +384,9 @@ def merge(
             copied_consent.append(row.channel)
 
     repo.move_events(session, ws, from_contact=merged.id, to=survivor.id, origins=None)
+    touches = {"first_touch": survivor.first_touch, "last_touch": survivor.last_touch}
+    survivor.first_touch = touch.first(survivor.first_touch, merged.first_touch)
+    survivor.last_touch = touch.last(merged.last_touch, survivor.last_touch)
     merged.status, merged.merged_into_id, merged.updated_at = "merged", survivor.id, now
     log = ContactMerge(
         workspace_id=ws,
@@ -398,6 +402,7 @@ def merge(
             "fields": {k: (str(v) if k == "owner_id" else v) for k, v in copied.items()},
             "custom": custom,
             "consent": copied_consent,
+            "touches": touches,
         },
         created_at=now,
     )
@@ -496,6 +501,13 @@ def revert(session: Session, log: ContactMerge, by: int | None, now: datetime) -
             and (row.status, row.updated_at) == (theirs.status, theirs.updated_at)
         ):
             session.delete(row)
+    before = log.moved.get("touches")
+    if before is not None:  # touches the merge brought over go back with their contact
+        for name in ("first_touch", "last_touch"):
+            if getattr(survivor, name) is not None and getattr(survivor, name) == getattr(
+                merged, name
+            ):
+                setattr(survivor, name, before[name])
     merged.status, merged.merged_into_id, merged.updated_at = "active", None, now
     log.undone_at, log.undone_by = now, by
     session.flush()

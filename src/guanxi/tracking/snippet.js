@@ -49,28 +49,28 @@
     return send("/collect", { anonymous_id: aid, events: [{ id: uid(), type: type, properties: properties || {} }] });
   }
 
-  var shownAt = Date.now(), visible = 0, maxScroll = 0, left = false;
+  var shownAt = Date.now(), maxScroll = 0, left = false;
   function scrolled() {
     var h = Math.max(d.documentElement.scrollHeight - w.innerHeight, 1);
     maxScroll = Math.max(maxScroll, Math.min(1, (w.scrollY || 0) / h));
   }
   function page() {
     var props = { url: w.location.href, title: d.title, referrer: d.referrer || undefined }, u = utm();
-    Object.keys(u).forEach(function (k) { props[k] = u[k]; });
+    var q = new URLSearchParams(w.location.search);  /* this page's own tags; forms use the visit's */
+    Object.keys(u).forEach(function (k) { if (q.get(k)) props[k] = u[k]; });
     return track("page_view", props);
   }
   function leave() {
     if (left) return;
     left = true;
-    visible += Date.now() - shownAt;
+    var visible = Date.now() - shownAt;
     scrolled();
     if (d.documentElement.scrollHeight <= w.innerHeight) maxScroll = 1;
     track("page_leave", { url: w.location.href, dwell_s: Math.round(visible / 100) / 10, completion: Math.round(maxScroll * 100) / 100 });
   }
-  d.addEventListener("visibilitychange", function () {
-    if (d.visibilityState === "hidden") { visible += Date.now() - shownAt; shownAt = Date.now(); }
-    else { shownAt = Date.now(); }
-  });
+  /* The page is left when it is hidden for good: pagehide is not always fired (mobile, bfcache),
+     so the first "hidden" counts as leaving, as browsers recommend. */
+  d.addEventListener("visibilitychange", function () { if (d.visibilityState === "hidden") leave(); });
   w.addEventListener("scroll", scrolled, { passive: true });
   w.addEventListener("pagehide", leave);
 
@@ -133,9 +133,11 @@
         var u = utm();
         w.fetch(url, {
           method: "POST",
-          headers: { "Content-Type": "application/json", "Accept-Language": def.language },
+          headers: { "Content-Type": "text/plain" },  /* a simple request: no CORS preflight */
           body: JSON.stringify({ values: values, anonymous_id: aid, context: Object.assign({ url: w.location.href, referrer: d.referrer || null }, u) })
-        }).then(function (r) { return r.json().then(function (j) { return [r.ok, j]; }); }).then(function (res) {
+        }).then(function (r) { return r.json().then(function (j) { return [r.ok, j]; }); }).catch(function () {
+          return [false, {}];
+        }).then(function (res) {
           if (!res[0]) { msg.textContent = (res[1].error && res[1].error.message) || "!"; return; }
           if (res[1].rotate) aid = anonymousId(true);
           if (res[1].redirect_url) { w.location.href = res[1].redirect_url; return; }
