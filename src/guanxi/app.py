@@ -13,6 +13,8 @@ from guanxi.account.api import router as account_router
 from guanxi.auth.api import router as auth_router
 from guanxi.config import Settings, get_settings
 from guanxi.contact.api import router as contact_router
+from guanxi.content.api import router as content_router
+from guanxi.content.public import router as content_public
 from guanxi.db import make_engine, make_sessionmaker
 from guanxi.event.api import router as event_router
 from guanxi.form.api import router as form_router
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_router,
         workspace_router,
         contact_router,
+        content_router,
         account_router,
         event_router,
         form_router,
@@ -78,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(errors.declare_error_responses(router), prefix=API_PREFIX)
     app.include_router(tracking_public)
     app.include_router(form_public)
+    app.include_router(content_public)
     mount_console(app)
 
     @app.get("/", include_in_schema=False)

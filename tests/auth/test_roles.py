@@ -23,6 +23,7 @@ SELF_SERVICE = {
     ("post", "/api/v1/notifications/{notification_id}/read"),
     ("post", "/api/v1/notifications/read-all"),
     ("post", "/api/v1/exports"),  # a read (a file of what one may see), started as a job
+    ("post", "/api/v1/tracking/redirects"),  # a signed link: nothing is written
 }
 SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/workspace": {"name": "Renamed"},
@@ -51,6 +52,12 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/import-mappings": {"name": "m", "mapping": {}},
     "/api/v1/events/batch": {"events": [{"type": "note", "properties": {"text": "x"}}]},
     "/api/v1/event-types": {"name": "webinar_poll", "label": "Poll"},
+    "/api/v1/tracking": {"allowed_origins": ["https://a.example"]},
+    "/api/v1/forms": {"name": "f", "fields": [{"key": "email", "label": "e"}]},
+    "/api/v1/forms/{form_id}": {"name": "f", "fields": [{"key": "email", "label": "e"}]},
+    "/api/v1/content": {"title": "t", "body": "b"},
+    "/api/v1/content/{content_id}": {"title": "t", "body": "b"},
+    "/api/v1/content/{content_id}/links": {},
 }
 MULTIPART = {"/api/v1/imports/files": {"file": ("a.csv", b"email\nx@y.io\n", "text/csv")}}
 
@@ -76,6 +83,8 @@ def test_a_viewer_cannot_write_anywhere(app: FastAPI) -> None:
         "job_id": 1,
         "notification_id": 1,
         "name": "webinar_poll",
+        "form_id": 1,
+        "content_id": 1,
     }
     client = TestClient(app)
     as_viewer = {"X-CSRF-Token": login(client, viewer.email)}  # a viewer works through a session

@@ -34,6 +34,8 @@ ID_KINDS = {
     "notification_id": "notification",
     "file_id": "file",
     "name": "event_type",
+    "form_id": "form",
+    "content_id": "content",
 }
 # A valid body for every operation with a path id and a request body.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -46,6 +48,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/api/v1/custom-fields/{field_id}"): {"label": "renamed"},
     ("patch", "/api/v1/accounts/{account_id}"): {"tier": "KA"},
     ("put", "/api/v1/accounts/{account_id}/contacts/{contact_id}"): {"role": "user"},
+    ("put", "/api/v1/forms/{form_id}"): {"name": "f", "fields": [{"key": "email", "label": "e"}]},
+    ("put", "/api/v1/content/{content_id}"): {"title": "t", "body": "b"},
+    ("post", "/api/v1/content/{content_id}/links"): {},
 }
 
 
@@ -107,6 +112,14 @@ def victim_ids(victim: Tenant) -> dict[str, Any]:
     )  # the member is told
     note = api.get("/api/v1/notifications", headers=member.auth).json()["items"][0]
     api.post("/api/v1/event-types", json={"name": "victim_type", "label": "V"}, headers=h)
+    form = api.post(
+        "/api/v1/forms",
+        json={"name": "Victim form", "fields": [{"key": "email", "label": "Email"}]},
+        headers=h,
+    ).json()
+    content = api.post(
+        "/api/v1/content", json={"title": "Victim", "body": "text"}, headers=h
+    ).json()
     with victim.session() as s:
         from guanxi.auth import repository
 
@@ -127,6 +140,8 @@ def victim_ids(victim: Tenant) -> dict[str, Any]:
             "notification": note["id"],
             "file": upload["file_id"],
             "event_type": "victim_type",
+            "form": form["id"],
+            "content": content["id"],
         }
 
 
@@ -141,6 +156,8 @@ def snapshot(victim: Tenant) -> str:
         client.get("/api/v1/accounts?limit=200", headers=h).text,
         client.get("/api/v1/custom-fields", headers=h).text,
         client.get("/api/v1/event-types", headers=h).text,
+        client.get("/api/v1/forms", headers=h).text,
+        client.get("/api/v1/content", headers=h).text,
         re.sub(
             r'"last_used_at":"[^"]*"',
             "",

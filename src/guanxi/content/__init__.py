@@ -1,0 +1,1 @@
+"""Content to share and tracked content links (E4, 雷达)."""
