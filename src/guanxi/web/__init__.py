@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from guanxi.web import contact_forms, crm_pages, import_pages, pages, settings_pages
+from guanxi.web import contact_forms, crm_pages, event_pages, import_pages, pages, settings_pages
 from guanxi.web.render import page
 from guanxi.web.session import LoginRequired, on_login_required
 
@@ -23,6 +23,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(contact_forms.router, prefix="/app", include_in_schema=False)
     app.include_router(crm_pages.router, prefix="/app", include_in_schema=False)
     app.include_router(import_pages.router, prefix="/app", include_in_schema=False)
+    app.include_router(event_pages.router, prefix="/app", include_in_schema=False)
     app.add_exception_handler(LoginRequired, on_login_required)
     app.state.render_error = render_error
 

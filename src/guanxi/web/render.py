@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,14 +44,19 @@ env.globals.update(
 )
 
 
-def local_time(value: datetime | None, timezone: str) -> str:
-    """A timestamp in the workspace's time zone, to the minute ("—" when absent)."""
+def local_time(value: datetime | str | None, timezone: str) -> str:
+    """A timestamp (or its ISO text) in the workspace's time zone, to the minute ("—" when
+    absent)."""
     if value is None:
         return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     return value.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
 
 
 env.filters["local"] = local_time
+# JSON as a person reads it: Chinese as it is, not \u escapes (autoescape still applies)
+env.filters["json"] = partial(json.dumps, ensure_ascii=False)
 
 
 def language_of(request: Request) -> Language:

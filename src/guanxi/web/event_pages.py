@@ -1,0 +1,285 @@
+"""Console screens for events and tracking: the live event stream, forms (builder, preview,
+submissions) and the web tracking snippet with its allowed origins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from guanxi.contact import fields as custom_fields
+from guanxi.errors import GuanxiError
+from guanxi.event import catalogue
+from guanxi.event import service as events
+from guanxi.form import service as forms
+from guanxi.form.schemas import CHANNELS, STANDARD_TARGETS, FormIn
+from guanxi.identity.service import WholeWorkspaceNeeded
+from guanxi.kit.clock import utcnow
+from guanxi.kit.schema import Id
+from guanxi.models import Form
+from guanxi.tracking import service as tracking
+from guanxi.tracking.api import snippet_html
+from guanxi.tracking.public import own_origin
+from guanxi.tracking.schemas import SitePatch
+from guanxi.web.nav import MODULES
+from guanxi.web.render import failure, page
+from guanxi.web.session import Console, ConsoleDep
+
+router = APIRouter()
+FIELD_TYPES = (
+    "text",
+    "email",
+    "phone",
+    "number",
+    "textarea",
+    "select",
+    "checkbox",
+    "date",
+    "consent",
+    "hidden",
+)
+BLANK_ROWS = 3
+
+
+def _recent(console: Console, type: str, channel: str) -> list[Any]:
+    console.principal.require("events:read")
+    if console.principal.data_scope.value != "all":
+        raise WholeWorkspaceNeeded()
+    rows, _ = events.recent(
+        console.session,
+        console.principal.workspace_id,
+        types=[type] if type else [],
+        channel=channel or None,
+        since=None,
+        limit=50,
+        cursor=None,
+    )
+    return [r.Event for r in rows]
+
+
+@router.get("/events", response_class=HTMLResponse)
+def event_stream(
+    request: Request, console: ConsoleDep, type: str = "", channel: str = ""
+) -> HTMLResponse:
+    return page(
+        request,
+        "events/stream.html",
+        console=console,
+        modules=MODULES,
+        active="events",
+        events=_recent(console, type, channel),
+        types=sorted(catalogue.BUILTIN),
+        type=type,
+        channel=channel,
+    )
+
+
+@router.get("/events/rows", response_class=HTMLResponse)
+def event_rows(
+    request: Request, console: ConsoleDep, type: str = "", channel: str = ""
+) -> HTMLResponse:
+    """The table body alone: the stream page polls it (htmx) to stay live."""
+    return page(
+        request, "events/_rows.html", console=console, events=_recent(console, type, channel)
+    )
+
+
+# -- forms -----------------------------------------------------------------------------------
+
+
+def _targets(console: Console) -> list[str]:
+    own = custom_fields.definitions(console.session, console.principal.workspace_id, "contact")
+    return [
+        *sorted(STANDARD_TARGETS),
+        "company",
+        "company_domain",
+        *(f"custom.{k}" for k in sorted(own)),
+        *(f"consent.{c}" for c in sorted(CHANNELS)),
+    ]
+
+
+def _form_page(
+    request: Request,
+    console: Console,
+    form: Form | None,
+    *,
+    draft: dict[str, Any] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    submissions: list[Any] = []
+    if form is not None:
+        rows, _ = forms.submissions(
+            console.session, console.principal, form.id, limit=50, cursor=None
+        )
+        submissions = [r.FormSubmission for r in rows]
+    current = draft or (
+        {
+            "name": form.name,
+            "language": form.language,
+            "fields": form.fields,
+            "settings": form.settings,
+        }
+        if form is not None
+        else {
+            "name": "",
+            "language": console.workspace.default_language,
+            "fields": [],
+            "settings": {},
+        }
+    )
+    return page(
+        request,
+        "forms/edit.html",
+        status_code,
+        console=console,
+        modules=MODULES,
+        active="events",
+        form=form,
+        current=current,
+        rows=[*current["fields"], *([{}] * BLANK_ROWS)],
+        targets=_targets(console),
+        field_types=FIELD_TYPES,
+        submissions=submissions,
+        base=own_origin(request),
+        can_write=console.principal.can("contacts:write"),
+        error=error,
+    )
+
+
+async def _posted(request: Request) -> dict[str, Any]:
+    """The builder's rows as a form definition (rows without a key are left out)."""
+    data = await request.form()
+    fields = []
+    for i in range(int(str(data.get("rows") or 0))):
+        key = str(data.get(f"f{i}_key") or "").strip()
+        if not key:
+            continue
+        if key == "extra":
+            key = f"extra.{str(data.get(f'f{i}_extra') or '').strip()}"
+        field: dict[str, Any] = {
+            "key": key,
+            "label": str(data.get(f"f{i}_label") or "").strip() or key,
+            "type": str(data.get(f"f{i}_type") or "text"),
+            "required": bool(data.get(f"f{i}_required")),
+        }
+        options = [o.strip() for o in str(data.get(f"f{i}_options") or "").split(",") if o.strip()]
+        if options:
+            field["options"] = options
+        if data.get(f"f{i}_value"):
+            field["value"] = str(data.get(f"f{i}_value"))
+        fields.append(field)
+    settings: dict[str, Any] = {
+        "thank_you": str(data.get("thank_you") or "").strip() or None,
+        "redirect_url": str(data.get("redirect_url") or "").strip() or None,
+        "progressive": bool(data.get("progressive")),
+        "source": str(data.get("source") or "").strip() or None,
+    }
+    return {
+        "name": str(data.get("name") or ""),
+        "language": str(data.get("language") or "zh_CN"),
+        "fields": fields,
+        "settings": settings,
+    }
+
+
+@router.get("/forms", response_class=HTMLResponse)
+def form_list(request: Request, console: ConsoleDep) -> HTMLResponse:
+    return page(
+        request,
+        "forms/list.html",
+        console=console,
+        modules=MODULES,
+        active="events",
+        forms=forms.list_forms(console.session, console.principal),
+        can_write=console.principal.can("contacts:write"),
+    )
+
+
+@router.get("/forms/new", response_class=HTMLResponse)
+def new_form(request: Request, console: ConsoleDep) -> HTMLResponse:
+    console.principal.require("contacts:write")
+    return _form_page(request, console, None)
+
+
+@router.post("/forms/new", response_class=HTMLResponse)
+async def create_form(request: Request, console: ConsoleDep) -> Response:
+    draft = await _posted(request)
+    try:
+        form = forms.create(
+            console.session, console.principal, FormIn.model_validate(draft), utcnow()
+        )
+    except (GuanxiError, ValidationError) as exc:
+        console.session.rollback()
+        return _form_page(request, console, None, draft=draft, **failure(request, exc))
+    return RedirectResponse(f"/app/forms/{form.id}", status_code=303)
+
+
+@router.get("/forms/{form_id}", response_class=HTMLResponse)
+def edit_form(request: Request, console: ConsoleDep, form_id: Id) -> HTMLResponse:
+    return _form_page(request, console, forms.get(console.session, console.principal, form_id))
+
+
+@router.post("/forms/{form_id}", response_class=HTMLResponse)
+async def save_form(request: Request, console: ConsoleDep, form_id: Id) -> Response:
+    form = forms.get(console.session, console.principal, form_id)
+    draft = await _posted(request)
+    try:
+        forms.update(
+            console.session, console.principal, form.id, FormIn.model_validate(draft), utcnow()
+        )
+    except (GuanxiError, ValidationError) as exc:
+        console.session.rollback()
+        form = forms.get(console.session, console.principal, form_id)
+        return _form_page(request, console, form, draft=draft, **failure(request, exc))
+    return RedirectResponse(f"/app/forms/{form.id}", status_code=303)
+
+
+@router.post("/forms/{form_id}/status", response_class=HTMLResponse)
+async def form_status(request: Request, console: ConsoleDep, form_id: Id) -> Response:
+    status = "active" if (await request.form()).get("status") == "active" else "archived"
+    forms.set_status(console.session, console.principal, form_id, status, utcnow())
+    return RedirectResponse(f"/app/forms/{form_id}", status_code=303)
+
+
+# -- web tracking settings -------------------------------------------------------------------
+
+
+def _tracking_page(
+    request: Request, console: Console, *, error: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    row = tracking.settings(console.session, console.principal, utcnow())
+    return page(
+        request,
+        "settings/tracking.html",
+        status_code,
+        console=console,
+        modules=MODULES,
+        active="settings",
+        tab="tracking",
+        site=row,
+        snippet=snippet_html(own_origin(request), row.site_key),
+        can_write=console.principal.can("workspace:write"),
+        error=error,
+    )
+
+
+@router.get("/settings/tracking", response_class=HTMLResponse)
+def tracking_settings(request: Request, console: ConsoleDep) -> HTMLResponse:
+    return _tracking_page(request, console)
+
+
+@router.post("/settings/tracking", response_class=HTMLResponse)
+async def save_tracking(request: Request, console: ConsoleDep) -> Response:
+    text = str((await request.form()).get("allowed_origins") or "")
+    origins = [line.strip() for line in text.splitlines() if line.strip()]
+    try:
+        tracking.update_settings(
+            console.session, console.principal, SitePatch(allowed_origins=origins), utcnow()
+        )
+    except (GuanxiError, ValidationError) as exc:
+        console.session.rollback()
+        return _tracking_page(request, console, **failure(request, exc))
+    return RedirectResponse("/app/settings/tracking", status_code=303)
