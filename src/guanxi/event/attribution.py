@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from guanxi.db import in_list
@@ -41,13 +41,17 @@ def react(
         new_last = touch.last(old_last, lasts[contact_id])
         if (new_first, new_last) != (old_first, old_last):
             changes.append(
-                {
-                    "workspace_id": workspace_id,
-                    "id": contact_id,
-                    "first_touch": new_first,
-                    "last_touch": new_last,
-                }
+                {"ws": workspace_id, "cid": contact_id, "first": new_first, "last": new_last}
             )
     if changes:
-        session.execute(update(Contact), changes)
+        session.execute(_WRITE, changes)
     return []
+
+
+_TABLE = cast(Table, Contact.__table__)
+# Core executemany: one compiled statement for the batch (the ORM's bulk update costs more)
+_WRITE = (
+    update(_TABLE)
+    .where(_TABLE.c.workspace_id == bindparam("ws"), _TABLE.c.id == bindparam("cid"))
+    .values(first_touch=bindparam("first"), last_touch=bindparam("last"))
+)

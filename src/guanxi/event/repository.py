@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from guanxi.db import bulk_insert, in_list
@@ -33,8 +32,20 @@ def claim_keys(session: Session, rows: Sequence[dict[str, Any]]) -> set[uuid.UUI
             "contacts": [r["contact_id"] for r in rows],
         }
         return set(session.scalars(stmt, params))
-    lite = sqlite_insert(EventKey).values(list(rows)).on_conflict_do_nothing()
-    return set(session.scalars(lite.returning(EventKey.key)))
+    # SQLite: one writer at a time; INSERT OR IGNORE, then the keys now naming our events are
+    # the ones we claimed (executemany: one compiled statement, not a 1,000-row VALUES list)
+    session.execute(
+        text(
+            "INSERT OR IGNORE INTO event_key (workspace_id, key, event_id, contact_id) "
+            "VALUES (:workspace_id, :key, :event_id, :contact_id)"
+        ),
+        [{**r, "key": r["key"].hex} for r in rows],
+    )
+    ours = {r["event_id"]: r["key"] for r in rows}
+    mine = select(EventKey.event_id).where(
+        EventKey.workspace_id == rows[0]["workspace_id"], EventKey.event_id.in_(list(ours))
+    )
+    return {ours[event_id] for event_id in session.scalars(mine)}
 
 
 def keyed(

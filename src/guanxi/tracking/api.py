@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 
 from guanxi.contact import service as contacts
 from guanxi.http.deps import DB, Actor
+from guanxi.http.errors import errors
 from guanxi.kit.clock import utcnow
 from guanxi.models import TrackingSite
 from guanxi.tracking import redirects, service
@@ -46,7 +47,9 @@ def put_settings(data: SitePatch, request: Request, actor: Actor, session: DB) -
     return _out(request, service.update_settings(session, actor, data, utcnow()))
 
 
-@router.post("/tracking/redirects", response_model=RedirectOut, status_code=201)
+@router.post(
+    "/tracking/redirects", response_model=RedirectOut, status_code=201, responses=errors(404)
+)
 def make_redirect(data: RedirectIn, request: Request, actor: Actor, session: DB) -> RedirectOut:
     """A tracked link to ``url``: each click through it is a ``link_click`` of ``contact_id``
     (when given) before the browser goes on."""
