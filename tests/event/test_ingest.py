@@ -350,3 +350,47 @@ def test_a_server_killed_mid_batch_loses_nothing_on_retry(
             select(Event.properties).where(Event.workspace_id == tenant.workspace_id)
         ).all()
     assert sorted(p["url"] for p in urls) == sorted(f"/k/{i}" for i in range(1000))
+
+
+def test_two_requests_meeting_the_same_new_visitor_both_store(app: FastAPI) -> None:
+    """A browser's beacons can arrive together for a visitor not seen before: the second
+    transaction's identity insert meets the first's (unique index) and resolves again."""
+    from guanxi.event import ingest
+    from guanxi.kit.clock import utcnow
+
+    tenant = make_tenant(app)
+    factory = app.state.sessionmaker
+    event = {"type": "page_view", "anonymous_id": "racing-visitor", "properties": {"url": "/r"}}
+    first = factory()
+    ingest.ingest(first, tenant.workspace_id, [event], source="web", now=utcnow())
+    outcome: dict[str, Any] = {}
+
+    def second() -> None:
+        s = factory()
+        try:
+            outcome["results"] = ingest.ingest(
+                s, tenant.workspace_id, [event], source="web", now=utcnow()
+            )
+            s.commit()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            outcome["error"] = exc
+            s.rollback()
+        finally:
+            s.close()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    time.sleep(0.5)  # the second is now waiting on the first's uncommitted identity
+    first.commit()
+    first.close()
+    thread.join(30)
+    assert "error" not in outcome, outcome
+    assert outcome["results"][0].status == "accepted"
+    assert count_events(tenant) == 2
+    with tenant.session() as s:
+        people = s.scalar(
+            select(func.count())
+            .select_from(Contact)
+            .where(Contact.workspace_id == tenant.workspace_id)
+        )
+    assert people == 1

@@ -173,15 +173,8 @@ def _resolve(
             contacts[i] = held.pop()
             continue
         try:
-            found = resolution.resolve(
-                session,
-                workspace_id,
-                keys,
-                {},
-                overwrite=False,
-                source=source,
-                actor_id=None,
-                now=now,
+            found = resolution.resolve_racing(
+                session, workspace_id, keys, {}, source=source, now=now
             )
         except resolution.IdentityConflict as exc:
             results[i] = _rejected("identity_conflict", Message(exc.text, **exc.params))

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from guanxi.auth.principal import Principal
@@ -264,6 +265,37 @@ def resolve(
     contacts.apply(result.contact, values, overwrite=overwrite, now=now)
     _attach(session, result.contact, keys, source, now)
     return result
+
+
+def resolve_racing(
+    session: Session,
+    workspace_id: int,
+    keys: Sequence[Key],
+    values: Mapping[str, Any],
+    *,
+    source: str | None,
+    now: datetime,
+) -> Resolution:
+    """``resolve`` for traffic that can race itself (a browser's beacons, a channel's callbacks):
+    when another transaction created one of these identities after we looked (the unique index
+    refused ours), the attempt is rolled back to its savepoint and made again, finding it."""
+    for attempt in range(2):
+        try:
+            with session.begin_nested():
+                return resolve(
+                    session,
+                    workspace_id,
+                    keys,
+                    values,
+                    overwrite=False,
+                    source=source,
+                    actor_id=None,
+                    now=now,
+                )
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _contact(session: Session, workspace_id: int, contact_id: int) -> Contact:

@@ -156,15 +156,8 @@ def identify_visitor(
             everyone, rotate = list(keys), True
     if not everyone:
         raise NotFound(resource=N_("Contact"))
-    found = resolution.resolve(
-        session,
-        workspace_id,
-        sorted(everyone),
-        dict(values),
-        overwrite=False,
-        source=source,
-        actor_id=None,
-        now=now,
+    found = resolution.resolve_racing(
+        session, workspace_id, sorted(everyone), dict(values), source=source, now=now
     )
     return found.contact.id, rotate
 
