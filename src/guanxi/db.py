@@ -26,7 +26,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 
 
@@ -116,11 +116,23 @@ def bulk_insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) 
     json_at = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
     connection = cast(psycopg.Connection[Any], session.connection().connection.dbapi_connection)
     names = ", ".join(f'"{c}"' for c in columns)
-    with (
-        connection.cursor() as cursor,
-        cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
-    ):
-        if len(columns) == 1:
+    statement = f"COPY {table.name} ({names}) FROM STDIN"
+    try:
+        _copy(connection, statement, rows, get, len(columns), json_at)
+    except psycopg.errors.IntegrityError as exc:  # the same exception as an INSERT's
+        raise IntegrityError(statement, None, exc) from exc
+
+
+def _copy(
+    connection: psycopg.Connection[Any],
+    statement: str,
+    rows: list[dict[str, Any]],
+    get: Any,
+    width: int,
+    json_at: list[int],
+) -> None:
+    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+        if width == 1:
             for row in rows:
                 copy.write_row((get(row),))
         elif not json_at:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from guanxi.errors import InvalidValue
@@ -155,6 +156,7 @@ def _resolve(
         session, workspace_id, {e.contact_id for e in parsed.values() if e.contact_id}
     )
     known = resolution.lookup(session, workspace_id, {k for ks in persons.values() for k in ks})
+    _create_new_people(session, workspace_id, persons, known, source, now)
     merged: dict[int, int] = {}  # merged contact -> survivor, for events resolved before
     contacts: dict[int, int] = {}
     for i, event in parsed.items():
@@ -194,3 +196,40 @@ def _resolve(
                 contact_id = merged[contact_id]
             known[k] = contact_id
     return contacts
+
+
+def _create_new_people(
+    session: Session,
+    workspace_id: int,
+    persons: Mapping[int, list[Key]],
+    known: dict[Key, int],
+    source: str | None,
+    now: datetime,
+) -> None:
+    """Create, in bulk, the people whose identities are all new and named by no other event of
+    the batch in another combination (new visitors, mostly); adds them to ``known``. The rest —
+    and everyone, when a concurrent request created one of these identities first — go through
+    the identity service one at a time, which gives the same result for them."""
+    fresh: dict[frozenset[Key], None] = {}
+    elsewhere: dict[Key, set[frozenset[Key]]] = {}
+    for keys in persons.values():
+        if not keys:
+            continue
+        group = frozenset(keys)
+        for k in keys:
+            elsewhere.setdefault(k, set()).add(group)
+        if not any(k in known for k in keys):
+            fresh[group] = None
+    groups = [g for g in fresh if all(elsewhere[k] == {g} for k in g)]
+    if not groups:
+        return
+    try:
+        with session.begin_nested():
+            ids = resolution.create_people(
+                session, workspace_id, [sorted(g) for g in groups], source=source, now=now
+            )
+    except IntegrityError:
+        return
+    for group, contact_id in zip(groups, ids, strict=True):
+        for k in group:
+            known[k] = contact_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from guanxi.db import in_list
@@ -35,11 +35,28 @@ def find(session: Session, workspace_id: int, keys: Iterable[Key]) -> dict[Key, 
 
 
 def contact_ids(session: Session, workspace_id: int, keys: Iterable[Key]) -> dict[Key, int]:
-    """contact id for every existing identity among ``keys``: one query per (kind, namespace)."""
-    groups: dict[tuple[Kind, str], set[str]] = defaultdict(set)
-    for k in keys:
-        groups[(k.kind, k.namespace)].add(k.value)
+    """contact id for every existing identity among ``keys``: on PostgreSQL one query (the keys
+    travel as three arrays), on SQLite one per (kind, namespace)."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
     found: dict[Key, int] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            _FIND_PG,
+            {
+                "ws": workspace_id,
+                "kinds": [k.kind.value for k in wanted],
+                "namespaces": [k.namespace for k in wanted],
+                "values": [k.value for k in wanted],
+            },
+        )
+        for kind, namespace, value, contact_id in rows:
+            found[Key(Kind(kind), namespace, value)] = contact_id
+        return found
+    groups: dict[tuple[Kind, str], set[str]] = defaultdict(set)
+    for k in wanted:
+        groups[(k.kind, k.namespace)].add(k.value)
     for (kind, namespace), values in groups.items():
         stmt = select(Identity.value, Identity.contact_id).where(
             Identity.workspace_id == workspace_id,
@@ -50,6 +67,15 @@ def contact_ids(session: Session, workspace_id: int, keys: Iterable[Key]) -> dic
         for value, contact_id in session.execute(stmt):
             found[Key(kind, namespace, value)] = contact_id
     return found
+
+
+_FIND_PG = text(
+    "SELECT i.kind, i.namespace, i.value, i.contact_id FROM identity i "
+    "JOIN unnest(CAST(:kinds AS text[]), CAST(:namespaces AS text[]), CAST(:values AS text[])) "
+    'AS w(kind, namespace, value) ON i.kind = w.kind COLLATE "C" '
+    'AND i.namespace = w.namespace COLLATE "C" AND i.value = w.value COLLATE "C" '
+    "WHERE i.workspace_id = :ws"
+)
 
 
 def of_contacts(

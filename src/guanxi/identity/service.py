@@ -19,12 +19,14 @@ from sqlalchemy.orm import Session
 from guanxi.auth.principal import Principal
 from guanxi.contact import service as contacts
 from guanxi.contact.schemas import STANDARD_FIELDS, ContactFields, IdentityIn
+from guanxi.db import bulk_insert
 from guanxi.errors import Conflict, Forbidden, InvalidValue, NotFound
 from guanxi.event import touch
 from guanxi.i18n import N_
 from guanxi.identity import repository as repo
 from guanxi.identity import rules
 from guanxi.identity.rules import ANONYMOUS, PROFILE_FIELD, Candidate, Key, Kind
+from guanxi.kit.ids import new_ids
 from guanxi.models import Contact, ContactAccount, ContactConsent, ContactMerge, Identity
 
 
@@ -265,6 +267,56 @@ def resolve(
     contacts.apply(result.contact, values, overwrite=overwrite, now=now)
     _attach(session, result.contact, keys, source, now)
     return result
+
+
+def create_people(
+    session: Session,
+    workspace_id: int,
+    keysets: Sequence[Sequence[Key]],
+    *,
+    source: str | None,
+    now: datetime,
+) -> list[int]:
+    """A new contact for each set of identities, none of which exists yet (the unique index
+    refuses the lot otherwise: callers hold a savepoint and fall back to ``resolve``). The bulk
+    path for batches of new visitors; email and phone identities fill those fields, as
+    ``resolve`` does."""
+    ids = new_ids(len(keysets))
+    people: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
+    for contact_id, keys in zip(ids, keysets, strict=True):
+        person: dict[str, Any] = {
+            "workspace_id": workspace_id,
+            "id": contact_id,
+            "email": None,
+            "phone": None,
+            "source": source,
+            "custom": {},
+            "status": "active",
+            "created_at": now,
+            "updated_at": now,
+        }
+        for k in keys:
+            name = PROFILE_FIELD.get(k.kind)
+            if name and person[name] is None:
+                person[name] = k.value
+            held.append(
+                {
+                    "workspace_id": workspace_id,
+                    "contact_id": contact_id,
+                    "kind": k.kind.value,
+                    "namespace": k.namespace,
+                    "value": k.value,
+                    "source": source,
+                    "created_at": now,
+                }
+            )
+        people.append(person)
+    for row, identity_id in zip(held, new_ids(len(held)), strict=True):
+        row["id"] = identity_id
+    bulk_insert(session, Contact, people)
+    bulk_insert(session, Identity, held)
+    return ids
 
 
 def resolve_racing(
