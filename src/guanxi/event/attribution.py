@@ -34,16 +34,8 @@ def react(
     if not firsts:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        ids = list(firsts)
-        session.execute(
-            _MERGE_PG,
-            {
-                "ws": workspace_id,
-                "ids": ids,
-                "firsts": [_json(firsts[i]) for i in ids],
-                "lasts": [_json(lasts[i]) for i in ids],
-            },
-        )
+        rows = [{"id": i, "f": firsts[i], "l": lasts[i]} for i in firsts]
+        session.execute(_MERGE_PG, {"ws": workspace_id, "rows": _json(rows)})
         return []
     stmt = select(Contact.id, Contact.first_touch, Contact.last_touch).where(
         Contact.workspace_id == workspace_id, in_list(session, Contact.id, list(firsts))
@@ -62,21 +54,22 @@ def react(
 
 
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-# PostgreSQL: the same comparison as touch.first/last (the first touch keeps the existing one on
+# PostgreSQL: the batch travels as one JSON document (cheaper to send than arrays of text);
+# the same comparison as touch.first/last (the first touch keeps the existing one on
 # a tie, the last takes the new one), in one statement that writes only the contacts it changes
 _MERGE_PG = text(
     "UPDATE contact AS c SET "
     "first_touch = CASE WHEN c.first_touch IS NULL "
-    "OR v.f_at < CAST(c.first_touch->>'at' AS timestamptz) THEN v.f ELSE c.first_touch END, "
+    "OR CAST(u.f->>'at' AS timestamptz) < CAST(c.first_touch->>'at' AS timestamptz) "
+    "THEN u.f ELSE c.first_touch END, "
     "last_touch = CASE WHEN c.last_touch IS NULL "
-    "OR v.l_at >= CAST(c.last_touch->>'at' AS timestamptz) THEN v.l ELSE c.last_touch END "
-    "FROM (SELECT id, CAST(f AS jsonb) AS f, CAST(l AS jsonb) AS l, "
-    "CAST(CAST(f AS jsonb)->>'at' AS timestamptz) AS f_at, "
-    "CAST(CAST(l AS jsonb)->>'at' AS timestamptz) AS l_at FROM unnest("
-    "CAST(:ids AS bigint[]), CAST(:firsts AS text[]), CAST(:lasts AS text[])) AS u(id, f, l)) AS v "
-    "WHERE c.workspace_id = :ws AND c.id = v.id AND (c.first_touch IS NULL OR c.last_touch IS NULL "
-    "OR v.f_at < CAST(c.first_touch->>'at' AS timestamptz) "
-    "OR v.l_at >= CAST(c.last_touch->>'at' AS timestamptz))"
+    "OR CAST(u.l->>'at' AS timestamptz) >= CAST(c.last_touch->>'at' AS timestamptz) "
+    "THEN u.l ELSE c.last_touch END "
+    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS u(id bigint, f jsonb, l jsonb) "
+    "WHERE c.workspace_id = :ws AND c.id = u.id AND (c.first_touch IS NULL "
+    "OR c.last_touch IS NULL "
+    "OR CAST(u.f->>'at' AS timestamptz) < CAST(c.first_touch->>'at' AS timestamptz) "
+    "OR CAST(u.l->>'at' AS timestamptz) >= CAST(c.last_touch->>'at' AS timestamptz))"
 )
 _TABLE = cast(Table, Contact.__table__)
 # SQLite: Core executemany, one compiled statement (the ORM's bulk update costs more)

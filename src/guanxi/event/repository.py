@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -21,16 +22,11 @@ def claim_keys(session: Session, rows: Sequence[dict[str, Any]]) -> set[uuid.UUI
     if session.get_bind().dialect.name == "postgresql":
         stmt = text(
             "INSERT INTO event_key (workspace_id, key, event_id, contact_id) "
-            "SELECT * FROM unnest(CAST(:ws AS bigint[]), CAST(:keys AS uuid[]), "
-            "CAST(:ids AS bigint[]), CAST(:contacts AS bigint[])) "
-            "ON CONFLICT DO NOTHING RETURNING key"
+            "SELECT workspace_id, key, event_id, contact_id FROM jsonb_to_recordset("
+            "CAST(:rows AS jsonb)) AS r(workspace_id bigint, key uuid, event_id bigint, "
+            "contact_id bigint) ON CONFLICT DO NOTHING RETURNING key"
         )
-        params = {
-            "ws": [r["workspace_id"] for r in rows],
-            "keys": [r["key"] for r in rows],
-            "ids": [r["event_id"] for r in rows],
-            "contacts": [r["contact_id"] for r in rows],
-        }
+        params = {"rows": _json([{**r, "key": str(r["key"])} for r in rows])}
         return set(session.scalars(stmt, params))
     # SQLite: one writer at a time; INSERT OR IGNORE, then the keys now naming our events are
     # the ones we claimed (executemany: one compiled statement, not a 1,000-row VALUES list)
@@ -46,6 +42,9 @@ def claim_keys(session: Session, rows: Sequence[dict[str, Any]]) -> set[uuid.UUI
         EventKey.workspace_id == rows[0]["workspace_id"], EventKey.event_id.in_(list(ours))
     )
     return {ours[event_id] for event_id in session.scalars(mine)}
+
+
+_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def keyed(
