@@ -119,8 +119,10 @@ def bulk_insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) 
     statement = f"COPY {table.name} ({names}) FROM STDIN"
     try:
         _copy(connection, statement, rows, get, len(columns), json_at)
-    except psycopg.errors.IntegrityError as exc:  # the same exception as an INSERT's
+    except psycopg.errors.IntegrityError as exc:  # the same exceptions as an INSERT's
         raise IntegrityError(statement, None, exc) from exc
+    except psycopg.errors.DataError as exc:  # a value the column cannot hold: 422 at the edge
+        raise DataError(statement, None, exc) from exc
 
 
 def _copy(

@@ -400,3 +400,61 @@ def test_two_requests_meeting_the_same_new_visitor_both_store(app: FastAPI) -> N
             .where(Contact.workspace_id == tenant.workspace_id)
         )
     assert people == 1
+
+
+def test_values_no_database_can_hold_are_rejected_per_event(app: FastAPI) -> None:
+    tenant, client = make_tenant(app), TestClient(app)
+    events = [
+        {"type": "note", "anonymous_id": "v-nul-1", "properties": {"text": "a\x00b"}},
+        {"type": "custom", "anonymous_id": "v-nan-1", "properties": {"x": float("nan")}},
+        {"type": "custom", "anonymous_id": "v-inf-1", "properties": {"x": float("inf")}},
+        {"type": "note", "anonymous_id": "   ", "properties": {"text": "blank visitor"}},
+        {
+            "type": "note",
+            "identities": [{"kind": "email", "value": "a\x00@x.cn"}],
+            "properties": {"text": "x"},
+        },
+        {"type": "custom", "anonymous_id": "v-big-1", "properties": {"x": "y" * 40_000}},
+        {"type": "note", "anonymous_id": "v-ok-1", "properties": {"text": "fine"}},
+    ]
+    import json as jsonlib
+
+    r = client.post(
+        "/api/v1/events/batch",
+        content=jsonlib.dumps({"events": events}),  # NaN and Infinity as JSON allows them
+        headers={**tenant.admin.auth, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    codes = [x["error"]["code"] if x["error"] else x["status"] for x in r.json()["results"]]
+    assert codes == [
+        "invalid_properties",
+        "invalid_properties",
+        "invalid_properties",
+        "invalid_identity",
+        "invalid_identity",
+        "invalid_properties",
+        "accepted",
+    ]
+    assert count_events(tenant) == 1
+
+
+def test_concurrent_batches_with_the_same_keys_in_any_order(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    batch = [good(i) for i in range(1000)]
+    outcomes: list[int] = []
+
+    def send(events: list[Any]) -> None:
+        client = TestClient(app)
+        for _ in range(3):
+            r = client.post(
+                "/api/v1/events/batch", json={"events": events}, headers=tenant.admin.auth
+            )
+            outcomes.append(r.status_code)
+
+    threads = [threading.Thread(target=send, args=(b,)) for b in (batch, batch[::-1])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert outcomes == [200] * 6
+    assert count_events(tenant) == 1000

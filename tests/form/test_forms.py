@@ -190,3 +190,42 @@ def test_definitions_are_checked_and_archived_forms_refuse(app: FastAPI) -> None
     )
     assert refused.status_code == 403
     assert counts(tenant) == (0, 0, 0, 0)
+
+
+def test_a_stranger_fills_gaps_only_and_odd_values_are_refused(app: FastAPI) -> None:
+    tenant, client, form = make_form(app)
+    h = tenant.admin.auth
+    carol = client.post(
+        "/api/v1/contacts", json={"name": "Carol", "email": "carol@acme.cn"}, headers=h
+    ).json()
+    r = submit(
+        client,
+        form,
+        {**GOOD, "name": "Mallory", "email": "carol@acme.cn"},
+        anonymous_id="stranger-01",
+    )
+    assert r.status_code == 200, r.text
+    got = client.get(f"/api/v1/contacts/{carol['id']}", headers=h).json()["contact"]
+    assert got["name"] == "Carol"  # not rewritten by someone else's browser
+    assert got["custom"] == {"budget": 50000}  # the gap was filled
+    before = counts(tenant)
+    for odd in (
+        {**GOOD, "email": ["a@acme.cn"]},
+        {**GOOD, "company": {"a": 1}},
+        {**GOOD, "name": "a\x00b"},
+    ):
+        bad = submit(client, form, odd)
+        assert bad.status_code == 422, bad.text
+    assert counts(tenant) == before
+    message = submit(client, form, {**GOOD, "email": "nope"}).json()["error"]["message"]
+    assert message.startswith("请检查表单：邮箱")  # the form's language and its own label
+
+
+def test_submissions_need_the_whole_workspace_in_scope(app: FastAPI) -> None:
+    from guanxi.auth.permissions import Role
+
+    tenant, client, form = make_form(app)
+    submit(client, form, GOOD)
+    sdr = tenant.add(Role.sdr)
+    r = client.get(f"/api/v1/forms/{form['id']}/submissions", headers=sdr.auth)
+    assert r.status_code == 403

@@ -167,14 +167,14 @@ def test_the_pixel_records_a_view_and_redirects_record_clicks(app: FastAPI) -> N
     gif = client.get(
         f"/t/{key}/p.gif",
         params={"aid": "pixel-visitor", "url": SITE + "/mail"},
-        headers={"User-Agent": BROWSER},
+        headers={"User-Agent": BROWSER, "Referer": SITE + "/mail"},
     )
     assert gif.status_code == 200
     assert gif.headers["content-type"] == "image/gif"
     client.get(
         f"/t/{key}/p.gif",
         params={"aid": "pixel-visitor", "url": "x"},
-        headers={"User-Agent": "curl/8"},
+        headers={"User-Agent": "curl/8", "Referer": SITE + "/"},
     )
     assert [e.type for e in events_of(tenant)] == ["page_view"]
 
@@ -195,3 +195,63 @@ def test_the_pixel_records_a_view_and_redirects_record_clicks(app: FastAPI) -> N
     ]
     tampered = path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB")
     assert client.get(tampered, follow_redirects=False).status_code == 404
+
+
+def test_a_page_cannot_merge_two_people_guanxi_knows(app: FastAPI) -> None:
+    tenant, client, key = setup(app)
+    h = tenant.admin.auth
+    alice = client.post(
+        "/api/v1/contacts", json={"name": "Alice", "email": "alice@corp.cn"}, headers=h
+    ).json()
+    bob = client.post(
+        "/api/v1/contacts", json={"name": "Bob", "phone": "13812345678"}, headers=h
+    ).json()
+    r = send(
+        client,
+        key,
+        "identify",
+        {
+            "anonymous_id": "intruder-01",
+            "traits": {"email": "alice@corp.cn", "phone": "13812345678"},
+        },
+    )
+    assert r.status_code == 200
+    for person in (alice, bob):
+        got = client.get(f"/api/v1/contacts/{person['id']}", headers=h).json()
+        assert got["contact"]["status"] == "active"
+    bob_identities = client.get(f"/api/v1/contacts/{bob['id']}", headers=h).json()["identities"]
+    assert [i["kind"] for i in bob_identities] == ["phone"]  # the phone stayed with Bob
+
+
+def test_public_bodies_are_bounded_and_bad_json_is_a_4xx(app: FastAPI) -> None:
+    tenant, client, key = setup(app)
+    huge = {"anonymous_id": "visitor-big1", "events": [view("e-big0001", SITE, blob="x" * 70_000)]}
+    assert send(client, key, "collect", huge).status_code == 413
+    deep = client.post(
+        f"/t/{key}/collect",
+        content="[" * 5000 + "]" * 5000,
+        headers={"Origin": SITE, "User-Agent": BROWSER},
+    )
+    assert deep.status_code == 422
+    assert deep.json()["error"]["code"] == "invalid_payload"
+    # no Referer: a page the allow-list cannot vouch for is answered, not recorded
+    assert (
+        client.get(
+            f"/t/{key}/p.gif",
+            params={"aid": "pixel-noref1", "url": "x"},
+            headers={"User-Agent": BROWSER},
+        ).status_code
+        == 200
+    )
+    assert events_of(tenant) == []
+    # a default port is the same origin as none
+    client.put(
+        "/api/v1/tracking",
+        json={"allowed_origins": ["https://a.example.cn:443"]},
+        headers=tenant.admin.auth,
+    )
+    body = {
+        "anonymous_id": "visitor-port1",
+        "events": [view("e-port0001", "https://a.example.cn/")],
+    }
+    assert send(client, key, "collect", body, origin="https://a.example.cn").status_code == 200

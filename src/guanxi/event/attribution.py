@@ -34,7 +34,7 @@ def react(
     if not firsts:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        rows = [{"id": i, "f": firsts[i], "l": lasts[i]} for i in firsts]
+        rows = [{"id": i, "f": firsts[i], "l": lasts[i]} for i in sorted(firsts)]  # lock order
         session.execute(_MERGE_PG, {"ws": workspace_id, "rows": _json(rows)})
         return []
     stmt = select(Contact.id, Contact.first_touch, Contact.last_touch).where(

@@ -43,7 +43,7 @@ class BatchIn(BaseModel):
         max_length=MAX_BATCH,
         description="Up to 1,000 events; each is checked on its own (see the per-event results).",
     )
-    source: str | None = Field(default=None, max_length=120)
+    source: str | None = Field(default=None, max_length=120, pattern=r"^[^\x00]*$")
 
 
 class EventError(BaseModel):

@@ -8,6 +8,7 @@ score changed): the public API refuses them so that no client can forge a derive
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -170,4 +171,36 @@ def check(spec: TypeSpec, properties: Mapping[str, Any]) -> Message | None:
                 name=prop.name,
                 kind=Message(KIND_NAMES[prop.kind]),
             )
+    return None
+
+
+MAX_TEXT = 32_000  # characters of text in one event's properties, all strings together
+MAX_DEPTH = 8
+
+
+def sane(properties: Mapping[str, Any]) -> Message | None:
+    """Why these properties cannot be stored whatever their type says: a NUL character (text
+    cannot hold one on PostgreSQL), a number that is not finite, nesting deeper than 8, or
+    more than 32,000 characters of text."""
+    size = 0
+    stack: list[tuple[Any, int]] = [(properties, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return Message(N_("properties are nested deeper than {n} levels"), n=MAX_DEPTH)
+        if isinstance(item, str):
+            size += len(item)
+            if "\x00" in item:
+                return Message(N_("properties hold a NUL character"))
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return Message(N_("properties hold a number that is not finite"))
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                stack.append((key, depth + 1))
+                stack.append((value, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((value, depth + 1) for value in item)
+        if size > MAX_TEXT:
+            return Message(N_("properties hold more than {n} characters of text"), n=MAX_TEXT)
     return None

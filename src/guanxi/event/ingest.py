@@ -19,13 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from guanxi.errors import InvalidValue
+from guanxi.event import catalogue, service, types
 from guanxi.event import repository as repo
-from guanxi.event import service, types
 from guanxi.event.batch_schemas import BatchEventIn
 from guanxi.event.records import Draft
 from guanxi.i18n import N_, Message
 from guanxi.identity import service as resolution
-from guanxi.identity.rules import Key, Kind, key
+from guanxi.identity.rules import Key, key
 
 FUTURE_SKEW = timedelta(minutes=5)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -61,8 +61,11 @@ def _keys(event: BatchEventIn) -> list[Key] | Result:
         keys = {key(i.kind, i.value, i.namespace) for i in event.identities}
     except InvalidValue as exc:
         return _rejected("invalid_identity", exc.message)
-    if event.anonymous_id:
-        keys.add(Key(Kind.anonymous_id, "", event.anonymous_id.strip()))
+    if event.anonymous_id is not None:
+        try:
+            keys.add(key("anonymous_id", event.anonymous_id))
+        except InvalidValue as exc:
+            return _rejected("invalid_identity", exc.message)
     return sorted(keys)
 
 
@@ -87,6 +90,9 @@ def ingest(
     persons: dict[int, list[Key]] = {}
     for i, event in list(parsed.items()):
         found = service.problem(specs.get(event.type), event.type, event.properties, internal=False)
+        insane = catalogue.sane({"channel": event.channel, "properties": event.properties})
+        if found is None and insane is not None:
+            found = ("invalid_properties", insane)
         at = event.occurred_at or now
         keys = _keys(event)
         if found is not None:

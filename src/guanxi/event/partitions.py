@@ -13,11 +13,13 @@ import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 
 _LOCK = 0x6775_616E_7869  # "guanxi": the advisory lock that serialises partition creation
 _known: set[tuple[str, str]] = set()  # (engine url, partition name) known to exist
 _mutex = threading.Lock()
+_ddl: dict[str, Engine] = {}
 
 
 def month_of(at: datetime) -> datetime:
@@ -33,17 +35,27 @@ def name_of(month: datetime) -> str:
     return f"event_p{month.year:04d}{month.month:02d}"
 
 
+def _ddl_engine(url: str) -> Engine:
+    """An engine of its own, without a pool, for the rare DDL: the caller holds one of the app
+    pool's connections already, and many requests meeting a new month at once must not wait
+    for a second one from the same pool."""
+    with _mutex:
+        if url not in _ddl:
+            _ddl[url] = create_engine(url, poolclass=NullPool)
+        return _ddl[url]
+
+
 def ensure(engine: Engine, instants: Iterable[datetime]) -> None:
     """Make sure a partition exists for the month of every instant."""
     if engine.dialect.name != "postgresql":
         return
-    url = engine.url.render_as_string()
+    url = engine.url.render_as_string(hide_password=False)
     wanted = {month_of(at) for at in instants}
     with _mutex:
         missing = sorted(m for m in wanted if (url, name_of(m)) not in _known)
     if not missing:
         return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with _ddl_engine(url).connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK})
         try:
             have = set(

@@ -60,8 +60,12 @@ def _write(
                     "contact_id": drafts[i].contact_id,
                 }
             )
+    claims.sort(key=lambda c: str(c["key"]))  # one order for every writer: no deadlock
     new = repo.claim_keys(session, claims)
     seen = repo.keyed(session, workspace_id, set(first) - new)
+    if seen:  # a duplicate names its contact as it is now (it may have been merged since)
+        now_is = repo.current_contacts(session, workspace_id, {c for _, c in seen.values()})
+        seen = {h: (e, now_is.get(c, c)) for h, (e, c) in seen.items()}
     outcomes: list[Outcome] = []
     rows: list[dict[str, Any]] = []
     stored: list[Stored] = []

@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from guanxi.form import service
 from guanxi.form.schemas import Accepted, SubmissionIn
 from guanxi.http.deps import DB
-from guanxi.i18n import current_language
 from guanxi.kit.clock import utcnow
 from guanxi.tracking import service as tracking
 from guanxi.tracking.public import OriginNotAllowed, cors, json_body, own_origin
@@ -39,7 +38,7 @@ def definition(
 @router.post("/f/{public_key}")
 async def submit(public_key: str, request: Request, session: DB) -> Response:
     form = service.by_key(session, public_key)
-    current_language.set(form.language)  # type: ignore[arg-type]
+    request.state.language = form.language  # answers and refusals speak the form's language
     origin = _origin(request, form.workspace_id, session)
     if origin is None:
         raise OriginNotAllowed()

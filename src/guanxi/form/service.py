@@ -2,8 +2,9 @@
 
 A submission is checked field by field (errors in the form's language, nothing stored when
 one is wrong), then: the person is resolved through the identity service with the browser's
-anonymous id (their anonymous visits join their timeline), fields are written (a person's own
-answer replaces an old value), the company becomes an account link, a ticked consent box an
+anonymous id (their anonymous visits join their timeline; two people guanxi knows are never
+merged on a form's word), fields are written (empty ones filled; an answer replaces an old
+value only when the browser is already known as that person), the company becomes an account link, a ticked consent box an
 opt-in, and a ``form_submit`` event with the page's UTM tags is recorded (which sets first/last
 touch). A filled honeypot is answered like a success and stores nothing; more than the form's
 hourly limit from one address is refused.
@@ -16,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -32,6 +34,7 @@ from guanxi.form.schemas import FormField, FormIn, PublicField, PublicForm
 from guanxi.i18n import N_, Language, Message, gettext
 from guanxi.identity import service as resolution
 from guanxi.identity.rules import Key, Kind
+from guanxi.identity.service import WholeWorkspaceNeeded
 from guanxi.kit.ids import new_id
 from guanxi.kit.pagination import SortSpec, paginate
 from guanxi.kit.secrets import new_token
@@ -146,7 +149,10 @@ SUBMISSION_SORT = SortSpec(
 def submissions(
     session: Session, actor: Principal, form_id: int, *, limit: int, cursor: str | None
 ) -> tuple[Sequence[Any], str | None]:
+    """Answers name people across the workspace: a member needs a data scope of all."""
     form = get(session, actor, form_id)
+    if actor.data_scope.value != "all":
+        raise WholeWorkspaceNeeded()
     stmt = select(FormSubmission).where(
         FormSubmission.workspace_id == actor.workspace_id, FormSubmission.form_id == form.id
     )
@@ -211,7 +217,11 @@ def _value(field: FormField, raw: Any) -> Any:
         return raw in (True, "true", "on", "1", "yes")
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
+    if not isinstance(raw, str | int | float) or isinstance(raw, bool):
+        raise InvalidValue(N_("{label}: not a single value"), label=field.label)
     text = str(raw).strip()
+    if "\x00" in text:
+        raise InvalidValue(N_("{label}: not a single value"), label=field.label)
     if len(text) > 2000:
         raise InvalidValue(N_("{label}: too long"), label=field.label)
     if field.type == "number":
@@ -286,10 +296,16 @@ def submit(
     custom = {k[7:]: v for k, v in answers.items() if k.startswith("custom.")}
     try:
         fields = ContactFields.model_validate(standard)
-    except ValueError as exc:
-        reason = exc.errors()[0]  # type: ignore[attr-defined]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        cause = (error.get("ctx") or {}).get("error")
+        labels = {f.key: f.label for f in _fields(form)}
         raise InvalidSubmission(
-            reason=Message(N_("{field}: {reason}"), field=reason["loc"][0], reason=reason["msg"])
+            reason=Message(
+                N_("{field}: {reason}"),
+                field=labels.get(str(error["loc"][0]), str(error["loc"][0])),
+                reason=cause.message if isinstance(cause, InvalidValue) else error["msg"],
+            )
         ) from exc
     clean_custom = contacts.clean_custom(session, form.workspace_id, custom, complete=False)
     keys = tracking.trait_keys(fields)
@@ -308,7 +324,10 @@ def submit(
     contact = session.get(Contact, (form.workspace_id, contact_id))
     assert contact is not None
     written = fields.model_dump(exclude_unset=True, exclude={"custom"})
-    contacts.apply(contact, {**written, "custom": clean_custom}, overwrite=True, now=now)
+    # A person's new answer replaces an old one only when the browser is theirs already: a form
+    # anyone can fill in with someone's email fills that contact's gaps, it does not rewrite it.
+    theirs = visitor is not None and visitor.id == contact.id
+    contacts.apply(contact, {**written, "custom": clean_custom}, overwrite=theirs, now=now)
     if answers.get("company") or answers.get("company_domain"):
         accounts.join_company(
             session,

@@ -64,8 +64,8 @@ def key(kind: str, value: str, namespace: str | None = None, region: str = "CN")
         text = normalise.email(text)
     elif k in (Kind.phone, Kind.whatsapp):
         text = normalise.phone(text, region)
-    if not text or len(text) > 255:
-        raise InvalidValue(N_("empty or too long: {kind}"), kind=k.value)
+    if not text or len(text) > 255 or "\x00" in text or "\x00" in ns:
+        raise InvalidValue(N_("empty, too long or not text: {kind}"), kind=k.value)
     return Key(k, ns, text)
 
 

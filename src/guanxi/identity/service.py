@@ -312,6 +312,7 @@ def create_people(
                 }
             )
         people.append(person)
+    held.sort(key=lambda r: (r["kind"], r["namespace"], r["value"]))  # one order: no deadlock
     for row, identity_id in zip(held, new_ids(len(held)), strict=True):
         row["id"] = identity_id
     bulk_insert(session, Contact, people)

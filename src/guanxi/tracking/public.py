@@ -17,7 +17,7 @@ from guanxi.contact.schemas import ContactFields
 from guanxi.errors import Forbidden, GuanxiError, NotFound
 from guanxi.event import ingest
 from guanxi.http.deps import DB
-from guanxi.i18n import N_
+from guanxi.i18n import N_, Message
 from guanxi.kit.clock import utcnow
 from guanxi.models import TrackingSite
 from guanxi.tracking import redirects, service
@@ -67,11 +67,26 @@ def _checked(request: Request, row: TrackingSite) -> str:
     return origin or ""
 
 
+MAX_BODY = 64 * 1024  # what a page may send in one call; a form or a beacon is far smaller
+
+
+class PayloadTooLarge(GuanxiError):
+    status = 413
+    code = "payload_too_large"
+    message = N_("The request body is larger than {limit} KB.")
+
+
 async def json_body(request: Request, model: type[Any]) -> Any:
-    """The JSON body, sent as text/plain by beacons (a simple request: no CORS preflight)."""
+    """The JSON body (at most 64 KB), sent as text/plain by beacons (a simple request: no CORS
+    preflight)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise PayloadTooLarge(limit=MAX_BODY // 1024)
     try:
-        return model.model_validate(json.loads(await request.body()))
-    except (ValueError, ValidationError) as exc:
+        return model.model_validate(json.loads(body))
+    except (ValueError, RecursionError) as exc:
         reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else "JSON"
         raise InvalidPayload(reason=reason) from exc
 
@@ -125,7 +140,7 @@ async def identify(site_key: str, request: Request, session: DB) -> Response:
         raise InvalidPayload(reason=exc.errors()[0]["msg"]) from exc
     keys = service.trait_keys(traits)
     if not keys:
-        raise InvalidPayload(reason="traits need an email or a phone")
+        raise InvalidPayload(reason=Message(N_("traits need an email or a phone")))
     values = traits.model_dump(exclude_unset=True, exclude={"email", "phone", "custom"})
     _, rotate = service.identify_visitor(
         session, row.workspace_id, data.anonymous_id, keys, values, source="web", now=utcnow()
@@ -142,10 +157,11 @@ def pixel(
     url: Annotated[str, Query(max_length=2000)],
     title: Annotated[str | None, Query(max_length=300)] = None,
 ) -> Response:
-    """A page view from a page that runs no script (an ``<img>`` in a mail-like page)."""
+    """A page view from a page of an allowed origin that runs no script (an ``<img>``); the
+    browser's Referer says which page (a request without one is answered, not recorded)."""
     row = service.site_by_key(session, site_key)
     referrer = request.headers.get("referer")
-    fine = not referrer or service.allowed(row, origin_of(referrer), own_origin(request))
+    fine = referrer is not None and service.allowed(row, origin_of(referrer), own_origin(request))
     if fine and not is_bot(request.headers.get("user-agent")):
         props = {"url": url, **({"title": title} if title else {})}
         ingest.ingest(

@@ -49,7 +49,11 @@ def origin_of(url: str) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        default = {"http": 80, "https": 443}[parts.scheme]
+        port = f":{parts.port}" if parts.port and parts.port != default else ""
+    except ValueError:  # a port that is not a number
+        return None
     return f"{parts.scheme}://{parts.hostname.lower()}{port}"
 
 
@@ -136,11 +140,19 @@ def identify_visitor(
     source: str,
     now: datetime,
 ) -> tuple[int, bool]:
-    """Resolve the person ``keys`` name and stitch the browser's anonymous history to them.
-    Returns (contact id, whether the browser must start a new anonymous id)."""
+    """Resolve the person ``keys`` name (email first, then phone) and stitch the browser's
+    anonymous history to them. Returns (contact id, whether the browser must start a new
+    anonymous id).
+
+    What a public page says is not proof enough to merge two people guanxi already knows: when
+    the identities given belong to two existing contacts, the first one's person is the visitor
+    and the others' identities are left where they are."""
     anonymous = Key(Kind.anonymous_id, "", anonymous_id) if anonymous_id else None
+    known = resolution.lookup(session, workspace_id, [*keys, anonymous] if anonymous else keys)
+    named = list(dict.fromkeys(known[k] for k in keys if k in known))
+    if len(named) > 1:
+        keys = [k for k in keys if known.get(k, named[0]) == named[0]]
     everyone = [*keys, anonymous] if anonymous else list(keys)
-    known = resolution.lookup(session, workspace_id, everyone)
     rotate = False
     if anonymous is not None and anonymous in known and keys:
         browser = known[anonymous]
@@ -152,7 +164,7 @@ def identify_visitor(
         others = {known[k] for k in keys if k in known} - {browser}
         # an email (say) other than the one the browser's person has: someone else
         differs = any(k not in held and k.kind in {h.kind for h in held} for k in keys)
-        if others or differs:
+        if held and (others or differs):
             everyone, rotate = list(keys), True
     if not everyone:
         raise NotFound(resource=N_("Contact"))

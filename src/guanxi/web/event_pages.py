@@ -153,7 +153,8 @@ async def _posted(request: Request) -> dict[str, Any]:
     """The builder's rows as a form definition (rows without a key are left out)."""
     data = await request.form()
     fields = []
-    for i in range(int(str(data.get("rows") or 0))):
+    count = str(data.get("rows") or "0")
+    for i in range(min(int(count) if count.isdigit() else 0, 60)):
         key = str(data.get(f"f{i}_key") or "").strip()
         if not key:
             continue
@@ -176,6 +177,7 @@ async def _posted(request: Request) -> dict[str, Any]:
         "redirect_url": str(data.get("redirect_url") or "").strip() or None,
         "progressive": bool(data.get("progressive")),
         "source": str(data.get("source") or "").strip() or None,
+        "per_ip_per_hour": str(data.get("per_ip_per_hour") or "10"),
     }
     return {
         "name": str(data.get("name") or ""),
