@@ -44,3 +44,22 @@ def test_demo_loads_and_refreshes(app: FastAPI) -> None:
     assert any(
         client.get(f"/api/v1/contacts/{c['id']}/timeline").json()["items"] for c in contacts[:5]
     )
+
+
+def test_the_demo_has_a_form_and_a_tracked_article(app: FastAPI) -> None:
+    with transaction(app.state.sessionmaker) as s:
+        login = load_demo(s, "demo-password")
+    with transaction(app.state.sessionmaker) as s:
+        load_demo(s, "demo-password")  # again: nothing doubles
+    client = TestClient(app)
+    client.post("/api/v1/auth/login", json={"email": login.email, "password": "demo-password"})
+    forms = client.get("/api/v1/forms").json()
+    assert [f["name"] for f in forms] == ["预约演示 Book a demo"]
+    assert client.get(f"/f/{forms[0]['public_key']}").status_code == 200
+    [article] = client.get("/api/v1/content").json()
+    [link] = client.get(f"/api/v1/content/{article['id']}/links").json()
+    page = client.get(
+        link["url"].removeprefix("http://testserver"),
+        headers={"User-Agent": "Mozilla/5.0 Chrome/131"},
+    )
+    assert "私域的起点是一次扫码" in page.text

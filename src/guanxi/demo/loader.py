@@ -94,7 +94,51 @@ def load_demo(session: Session, password: str, seed: int = 2026) -> DemoLogin:
             )
             count += 1
     _customers(session, actor, seed)
+    _marketing(session, actor)
     return DemoLogin(workspace.id, ADMIN_EMAIL, password, count)
+
+
+def _marketing(session: Session, actor: Principal) -> None:
+    """A form and an article with a tracked link, to try the hosted pages — once."""
+    from guanxi.content import service as content
+    from guanxi.content.schemas import ContentIn, LinkIn
+    from guanxi.form import service as forms
+    from guanxi.form.schemas import FormIn
+
+    if forms.list_forms(session, actor):
+        return
+    now = utcnow()
+    forms.create(
+        session,
+        actor,
+        FormIn.model_validate(
+            {
+                "name": "预约演示 Book a demo",
+                "language": "zh_CN",
+                "fields": [
+                    {"key": "name", "label": "姓名", "required": True},
+                    {"key": "phone", "label": "手机", "type": "phone", "required": True},
+                    {"key": "email", "label": "邮箱", "type": "email"},
+                    {"key": "company", "label": "公司"},
+                    {"key": "consent.email", "label": "接收产品资讯邮件", "type": "consent"},
+                ],
+                "settings": {"thank_you": "谢谢！顾问会在一个工作日内联系您。"},
+            }
+        ),
+        now,
+    )
+    article = content.create(
+        session,
+        actor,
+        ContentIn(
+            title="2026 私域运营白皮书",
+            summary="从公众号到企业微信：如何把一次扫码变成长期关系。",
+            body="私域的起点是一次扫码。\n\n每个渠道码记录来源，每次打开记录兴趣。\n\n"
+            "销售看到客户读了什么、读了多久，再决定何时跟进。",
+        ),
+        now,
+    )
+    content.link(session, actor, article.id, LinkIn(channel_code="demo-expo"), now)
 
 
 def _customers(session: Session, actor: Principal, seed: int) -> None:
