@@ -125,17 +125,7 @@ def ingest(
         del parsed[i]
     contacts = _resolve(session, workspace_id, parsed, persons, results, source, now)
     drafts = [
-        Draft(
-            contact_id=contacts[i],
-            type=event.type,
-            occurred_at=event.occurred_at or now,
-            properties=event.properties,
-            channel=event.channel,
-            source=source,
-            key=event.idempotency_key,
-        )
-        for i, event in parsed.items()
-        if i in contacts
+        Draft.of(event, contacts[i], source, now) for i, event in parsed.items() if i in contacts
     ]
     order = [i for i in parsed if i in contacts]
     for i, outcome in zip(order, service.store(session, workspace_id, drafts, now), strict=True):

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
+
+
+class Sent(Protocol):
+    """An event as a caller sends it (the batch API's and the identify API's shapes)."""
+
+    type: str
+    occurred_at: datetime | None
+    properties: dict[str, Any]
+    channel: str | None
+    idempotency_key: str | None
 
 
 @dataclass
@@ -18,6 +28,18 @@ class Draft:
     channel: str | None = None
     source: str | None = None
     key: str | None = None
+
+    @classmethod
+    def of(cls, event: Sent, contact_id: int, source: str | None, now: datetime) -> Draft:
+        return cls(
+            contact_id=contact_id,
+            type=event.type,
+            occurred_at=event.occurred_at or now,
+            properties=event.properties,
+            channel=event.channel,
+            source=source,
+            key=event.idempotency_key,
+        )
 
 
 @dataclass(frozen=True)

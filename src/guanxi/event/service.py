@@ -163,18 +163,7 @@ def record(
     """Store ``events`` for ``contact_id`` (checked against the catalogue first); returns how
     many were new (a repeated idempotency key stores nothing)."""
     check(session, workspace_id, events)
-    drafts = [
-        Draft(
-            contact_id=contact_id,
-            type=e.type,
-            occurred_at=e.occurred_at or now,
-            properties=e.properties,
-            channel=e.channel,
-            source=source,
-            key=e.idempotency_key,
-        )
-        for e in events
-    ]
+    drafts = [Draft.of(e, contact_id, source, now) for e in events]
     return sum(not o.duplicate for o in store(session, workspace_id, drafts, now))
 
 

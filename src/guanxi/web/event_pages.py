@@ -3,7 +3,7 @@ submissions) and the web tracking snippet with its allowed origins."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -14,7 +14,7 @@ from guanxi.errors import GuanxiError
 from guanxi.event import catalogue
 from guanxi.event import service as events
 from guanxi.form import service as forms
-from guanxi.form.schemas import CHANNELS, STANDARD_TARGETS, FormIn
+from guanxi.form.schemas import CHANNELS, STANDARD_TARGETS, FieldType, FormIn
 from guanxi.identity.service import WholeWorkspaceNeeded
 from guanxi.kit.clock import utcnow
 from guanxi.kit.schema import Id
@@ -28,18 +28,7 @@ from guanxi.web.render import failure, page
 from guanxi.web.session import Console, ConsoleDep
 
 router = APIRouter()
-FIELD_TYPES = (
-    "text",
-    "email",
-    "phone",
-    "number",
-    "textarea",
-    "select",
-    "checkbox",
-    "date",
-    "consent",
-    "hidden",
-)
+FIELD_TYPES = get_args(FieldType)
 BLANK_ROWS = 3
 
 
