@@ -138,3 +138,35 @@ def test_tracking_settings_show_the_snippet_and_save_origins(app: FastAPI) -> No
     assert ok.status_code == 200
     got = TestClient(app).get("/api/v1/tracking", headers=tenant.admin.auth).json()
     assert got["allowed_origins"] == ["http://localhost:3000", "https://www.example.cn"]
+
+
+def test_content_is_made_and_shared_through_my_own_link(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    rep = tenant.add(Role.sales)
+    console = console_login(app, tenant.admin.email)
+    page = console.get("/app/content").text
+    refused = console.post(
+        "/app/content", data={"csrf_token": csrf_of(page), "title": "Only a title"}
+    )
+    assert refused.status_code == 422
+    assert 'data-testid="form-error"' in refused.text
+    made = console.post(
+        "/app/content",
+        data={"csrf_token": csrf_of(page), "title": "CRM 选型指南", "body": "第一段\n\n第二段"},
+        follow_redirects=False,
+    )
+    assert made.status_code == 303
+    [item] = TestClient(app).get("/api/v1/content", headers=tenant.admin.auth).json()
+    as_rep = console_login(app, rep.email)
+    rep_page = as_rep.get("/app/content").text
+    shared = as_rep.post(
+        f"/app/content/{item['id']}/links",
+        data={"csrf_token": csrf_of(rep_page), "channel_code": "wecom-moments"},
+    )
+    assert shared.status_code == 200
+    assert 'data-testid="new-link"' in shared.text
+    [link] = (
+        TestClient(app).get(f"/api/v1/content/{item['id']}/links", headers=tenant.admin.auth).json()
+    )
+    assert (link["sender_id"], link["channel_code"]) == (str(rep.user_id), "wecom-moments")
+    assert f"/c/{link['code']}" in shared.text

@@ -10,6 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from guanxi.contact import fields as custom_fields
+from guanxi.content import service as content
+from guanxi.content.schemas import ContentIn, LinkIn
 from guanxi.errors import GuanxiError
 from guanxi.event import catalogue
 from guanxi.event import service as events
@@ -233,6 +235,74 @@ async def form_status(request: Request, console: ConsoleDep, form_id: Id) -> Res
     status = "active" if (await request.form()).get("status") == "active" else "archived"
     forms.set_status(console.session, console.principal, form_id, status, utcnow())
     return RedirectResponse(f"/app/forms/{form_id}", status_code=303)
+
+
+# -- content and tracked links ---------------------------------------------------------------
+
+
+def _content_page(
+    request: Request,
+    console: Console,
+    *,
+    made: Any = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    items = content.list_content(console.session, console.principal)
+    links = {c.id: content.links(console.session, console.principal, c.id) for c in items}
+    return page(
+        request,
+        "content/list.html",
+        status_code,
+        console=console,
+        modules=MODULES,
+        active="events",
+        items=items,
+        links=links,
+        made=made,
+        base=own_origin(request),
+        can_write=console.principal.can("contacts:write"),
+        error=error,
+    )
+
+
+@router.get("/content", response_class=HTMLResponse)
+def content_list(request: Request, console: ConsoleDep) -> HTMLResponse:
+    return _content_page(request, console)
+
+
+@router.post("/content", response_class=HTMLResponse)
+async def create_content(request: Request, console: ConsoleDep) -> Response:
+    data = await request.form()
+    try:
+        fields = {
+            k: str(data.get(k) or "").strip() or None for k in ("title", "summary", "body", "url")
+        }
+        content.create(
+            console.session, console.principal, ContentIn.model_validate(fields), utcnow()
+        )
+    except (GuanxiError, ValidationError) as exc:
+        console.session.rollback()
+        return _content_page(request, console, **failure(request, exc))
+    return RedirectResponse("/app/content", status_code=303)
+
+
+@router.post("/content/{content_id}/links", response_class=HTMLResponse)
+async def make_link(request: Request, console: ConsoleDep, content_id: Id) -> Response:
+    """The signed-in member's own link, for one contact, a channel code or anyone."""
+    data = await request.form()
+    try:
+        wanted = LinkIn.model_validate(
+            {
+                "recipient_id": str(data.get("recipient_id") or "").strip() or None,
+                "channel_code": str(data.get("channel_code") or "").strip() or None,
+            }
+        )
+        made = content.link(console.session, console.principal, content_id, wanted, utcnow())
+    except (GuanxiError, ValidationError) as exc:
+        console.session.rollback()
+        return _content_page(request, console, **failure(request, exc))
+    return _content_page(request, console, made=made)
 
 
 # -- web tracking settings -------------------------------------------------------------------
