@@ -255,3 +255,59 @@ def test_public_bodies_are_bounded_and_bad_json_is_a_4xx(app: FastAPI) -> None:
         "events": [view("e-port0001", "https://a.example.cn/")],
     }
     assert send(client, key, "collect", body, origin="https://a.example.cn").status_code == 200
+
+
+def test_a_request_waiting_for_a_lock_does_not_stop_the_server(
+    app: FastAPI, live_server: str, dialect: str
+) -> None:
+    """Public endpoints do their database work in the thread pool: while one waits for a lock
+    (here held by the test), the server goes on answering, and the waiting request then
+    completes. (Done on the event loop, the wait would stop every request — including the one
+    holding the lock from committing.)"""
+    import threading
+    import time
+
+    import httpx
+    from sqlalchemy import text
+
+    tenant, _, key = setup(app)
+    holder = app.state.engine.connect()
+    blocker = holder.begin()
+    if dialect == "sqlite":  # SQLite: the write lock itself
+        holder.execute(
+            text(
+                "INSERT INTO event_type (workspace_id, name, label, properties, created_at) VALUES (:w, 'lock', 'x', '[]', CURRENT_TIMESTAMP)"
+            ),
+            {"w": tenant.workspace_id},
+        )
+    else:  # the event's idempotency key, claimed and not committed
+        from guanxi.event.service import key_hash
+
+        holder.execute(
+            text(
+                "INSERT INTO event_key (workspace_id, key, event_id, contact_id) VALUES (:w, :k, 1, 1)"
+            ),
+            {"w": tenant.workspace_id, "k": key_hash("web:visitor-lock1:e-lock0001")},
+        )
+    answer: dict[str, Any] = {}
+
+    def beacon() -> None:
+        answer["r"] = httpx.post(
+            f"{live_server}/t/{key}/collect",
+            content='{"anonymous_id": "visitor-lock1", "events": [{"id": "e-lock0001", "type": "page_view", "properties": {"url": "/l"}}]}',
+            headers={"Origin": SITE, "User-Agent": BROWSER},
+            timeout=30,
+        )
+
+    thread = threading.Thread(target=beacon)
+    thread.start()
+    time.sleep(0.5)
+    started = time.perf_counter()
+    assert httpx.get(f"{live_server}/healthz", timeout=5).status_code == 200
+    assert time.perf_counter() - started < 2
+    assert thread.is_alive()  # still waiting for the lock
+    blocker.rollback()
+    holder.close()
+    thread.join(30)
+    assert answer["r"].status_code == 200
+    assert [e.type for e in events_of(tenant)] == ["page_view"]

@@ -4,14 +4,9 @@ and a Chromium page (Debian's, through Playwright)."""
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from playwright.sync_api import Page, sync_playwright
 
 # Headless Chromium says "HeadlessChrome", which web tracking rightly ignores as a robot: the
@@ -33,25 +28,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     f"--user-agent={DESKTOP_UA}",  # also for beacons sent while a page unloads
 ]
-
-
-@pytest.fixture(scope="module")
-def live_server(app: FastAPI) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from guanxi.http.deps import DB
 from guanxi.kit.clock import utcnow
 from guanxi.kit.secrets import new_token
 from guanxi.tracking.bots import is_bot
-from guanxi.tracking.public import json_body
+from guanxi.tracking.public import Body, json_body
 from guanxi.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -42,9 +42,9 @@ def open_link(code: str, request: Request, session: DB) -> Response:
 
 
 @router.post("/c/{code}/read")
-async def read(code: str, request: Request, session: DB) -> Response:
+def read(code: str, request: Request, session: DB, body: Body) -> Response:
     row, _ = service.by_code(session, code)
-    data: ReadIn = await json_body(request, ReadIn)
+    data: ReadIn = json_body(body, ReadIn)
     if not is_bot(request.headers.get("user-agent")):
         service.read(session, row, data.anonymous_id, data.dwell_s, data.completion, utcnow())
     return Response(status_code=204)

@@ -12,7 +12,7 @@ from guanxi.form.schemas import Accepted, SubmissionIn
 from guanxi.http.deps import DB
 from guanxi.kit.clock import utcnow
 from guanxi.tracking import service as tracking
-from guanxi.tracking.public import OriginNotAllowed, cors, json_body, own_origin
+from guanxi.tracking.public import Body, OriginNotAllowed, cors, json_body, own_origin
 from guanxi.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -36,13 +36,13 @@ def definition(
 
 
 @router.post("/f/{public_key}")
-async def submit(public_key: str, request: Request, session: DB) -> Response:
+def submit(public_key: str, request: Request, session: DB, body: Body) -> Response:
     form = service.by_key(session, public_key)
     request.state.language = form.language  # answers and refusals speak the form's language
     origin = _origin(request, form.workspace_id, session)
     if origin is None:
         raise OriginNotAllowed()
-    data: SubmissionIn = await json_body(request, SubmissionIn)
+    data: SubmissionIn = json_body(body, SubmissionIn)
     ip = service.ip_hash(
         request.app.state.settings.secret_key, request.client.host if request.client else None
     )

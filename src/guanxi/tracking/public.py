@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
@@ -76,14 +76,22 @@ class PayloadTooLarge(GuanxiError):
     message = N_("The request body is larger than {limit} KB.")
 
 
-async def json_body(request: Request, model: type[Any]) -> Any:
-    """The JSON body (at most 64 KB), sent as text/plain by beacons (a simple request: no CORS
-    preflight)."""
+async def capped_body(request: Request) -> bytes:
+    """The request body, at most 64 KB, read on the event loop (the routes that use it are plain
+    functions: their database work runs in the thread pool, never on the event loop)."""
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
             raise PayloadTooLarge(limit=MAX_BODY // 1024)
+    return body
+
+
+Body = Annotated[bytes, Depends(capped_body)]
+
+
+def json_body(body: bytes, model: type[Any]) -> Any:
+    """The JSON a page sent, as text/plain for beacons (a simple request: no CORS preflight)."""
     try:
         return model.model_validate(json.loads(body))
     except (ValueError, RecursionError) as exc:
@@ -116,10 +124,10 @@ def preflight(site_key: str, action: str, request: Request, session: DB) -> Resp
 
 
 @router.post("/t/{site_key}/collect")
-async def collect(site_key: str, request: Request, session: DB) -> Response:
+def collect(site_key: str, request: Request, session: DB, body: Body) -> Response:
     row = service.site_by_key(session, site_key)
     origin = _checked(request, row)
-    data = await json_body(request, CollectIn)
+    data = json_body(body, CollectIn)
     if is_bot(request.headers.get("user-agent")):
         return cors(Response(status_code=204), origin)
     results = service.collect(session, row, data, now=utcnow())
@@ -128,10 +136,10 @@ async def collect(site_key: str, request: Request, session: DB) -> Response:
 
 
 @router.post("/t/{site_key}/identify")
-async def identify(site_key: str, request: Request, session: DB) -> Response:
+def identify(site_key: str, request: Request, session: DB, body: Body) -> Response:
     row = service.site_by_key(session, site_key)
     origin = _checked(request, row)
-    data = await json_body(request, IdentifyWebIn)
+    data = json_body(body, IdentifyWebIn)
     if is_bot(request.headers.get("user-agent")):
         return cors(Response(status_code=204), origin)
     try:

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from guanxi.contact import fields as custom_fields
 from guanxi.contact import service as contacts
@@ -21,7 +22,7 @@ from guanxi.models import Contact
 from guanxi.web.labels import GENDERS
 from guanxi.web.nav import MODULES
 from guanxi.web.render import failure, page
-from guanxi.web.session import Console, ConsoleDep
+from guanxi.web.session import Console, ConsoleDep, PostedForm
 
 router = APIRouter()
 
@@ -55,10 +56,9 @@ def _form(
     )
 
 
-async def _submitted(request: Request, console: Console) -> tuple[dict[str, str], dict[str, Any]]:
+def _submitted(form: FormData, console: Console) -> tuple[dict[str, str], dict[str, Any]]:
     """What the form holds: standard fields as trimmed text, custom fields by type (a list for
     multi-select; empty means "no value")."""
-    form = await request.form()
     definitions = custom_fields.definitions(
         console.session, console.principal.workspace_id, "contact"
     )
@@ -91,9 +91,9 @@ def new_contact(request: Request, console: ConsoleDep) -> HTMLResponse:
 
 
 @router.post("/contacts/new", response_class=HTMLResponse)
-async def create_contact(request: Request, console: ConsoleDep) -> Response:
+def create_contact(request: Request, console: ConsoleDep, form: PostedForm) -> Response:
     console.principal.require("contacts:write")
-    values, custom = await _submitted(request, console)
+    values, custom = _submitted(form, console)
     try:
         data = ContactIn(
             **{k: v for k, v in values.items() if v},
@@ -114,9 +114,11 @@ def edit_contact(request: Request, console: ConsoleDep, contact_id: Id) -> HTMLR
 
 
 @router.post("/contacts/{contact_id}/edit", response_class=HTMLResponse)
-async def save_contact(request: Request, console: ConsoleDep, contact_id: Id) -> Response:
+def save_contact(
+    request: Request, console: ConsoleDep, contact_id: Id, form: PostedForm
+) -> Response:
     contact = contacts.get(console.session, console.principal, contact_id, write=True)
-    values, custom = await _submitted(request, console)
+    values, custom = _submitted(form, console)
     stored = dict(contact.custom or {})
     try:
         changes = ContactPatch(

@@ -8,6 +8,7 @@ from typing import Any, get_args
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from guanxi.contact import fields as custom_fields
 from guanxi.content import service as content
@@ -27,7 +28,7 @@ from guanxi.tracking.public import own_origin
 from guanxi.tracking.schemas import SitePatch
 from guanxi.web.nav import MODULES
 from guanxi.web.render import failure, page
-from guanxi.web.session import Console, ConsoleDep
+from guanxi.web.session import Console, ConsoleDep, PostedForm
 
 router = APIRouter()
 FIELD_TYPES = get_args(FieldType)
@@ -140,9 +141,8 @@ def _form_page(
     )
 
 
-async def _posted(request: Request) -> dict[str, Any]:
+def _posted(data: FormData) -> dict[str, Any]:
     """The builder's rows as a form definition (rows without a key are left out)."""
-    data = await request.form()
     fields = []
     count = str(data.get("rows") or "0")
     for i in range(min(int(count) if count.isdigit() else 0, 60)):
@@ -198,8 +198,8 @@ def new_form(request: Request, console: ConsoleDep) -> HTMLResponse:
 
 
 @router.post("/forms/new", response_class=HTMLResponse)
-async def create_form(request: Request, console: ConsoleDep) -> Response:
-    draft = await _posted(request)
+def create_form(request: Request, console: ConsoleDep, data: PostedForm) -> Response:
+    draft = _posted(data)
     try:
         form = forms.create(
             console.session, console.principal, FormIn.model_validate(draft), utcnow()
@@ -216,9 +216,9 @@ def edit_form(request: Request, console: ConsoleDep, form_id: Id) -> HTMLRespons
 
 
 @router.post("/forms/{form_id}", response_class=HTMLResponse)
-async def save_form(request: Request, console: ConsoleDep, form_id: Id) -> Response:
+def save_form(request: Request, console: ConsoleDep, form_id: Id, data: PostedForm) -> Response:
     form = forms.get(console.session, console.principal, form_id)
-    draft = await _posted(request)
+    draft = _posted(data)
     try:
         forms.update(
             console.session, console.principal, form.id, FormIn.model_validate(draft), utcnow()
@@ -231,8 +231,8 @@ async def save_form(request: Request, console: ConsoleDep, form_id: Id) -> Respo
 
 
 @router.post("/forms/{form_id}/status", response_class=HTMLResponse)
-async def form_status(request: Request, console: ConsoleDep, form_id: Id) -> Response:
-    status = "active" if (await request.form()).get("status") == "active" else "archived"
+def form_status(console: ConsoleDep, form_id: Id, data: PostedForm) -> Response:
+    status = "active" if data.get("status") == "active" else "archived"
     forms.set_status(console.session, console.principal, form_id, status, utcnow())
     return RedirectResponse(f"/app/forms/{form_id}", status_code=303)
 
@@ -272,8 +272,7 @@ def content_list(request: Request, console: ConsoleDep) -> HTMLResponse:
 
 
 @router.post("/content", response_class=HTMLResponse)
-async def create_content(request: Request, console: ConsoleDep) -> Response:
-    data = await request.form()
+def create_content(request: Request, console: ConsoleDep, data: PostedForm) -> Response:
     try:
         fields = {
             k: str(data.get(k) or "").strip() or None for k in ("title", "summary", "body", "url")
@@ -288,9 +287,8 @@ async def create_content(request: Request, console: ConsoleDep) -> Response:
 
 
 @router.post("/content/{content_id}/links", response_class=HTMLResponse)
-async def make_link(request: Request, console: ConsoleDep, content_id: Id) -> Response:
+def make_link(request: Request, console: ConsoleDep, content_id: Id, data: PostedForm) -> Response:
     """The signed-in member's own link, for one contact, a channel code or anyone."""
-    data = await request.form()
     try:
         wanted = LinkIn.model_validate(
             {
@@ -333,8 +331,8 @@ def tracking_settings(request: Request, console: ConsoleDep) -> HTMLResponse:
 
 
 @router.post("/settings/tracking", response_class=HTMLResponse)
-async def save_tracking(request: Request, console: ConsoleDep) -> Response:
-    text = str((await request.form()).get("allowed_origins") or "")
+def save_tracking(request: Request, console: ConsoleDep, data: PostedForm) -> Response:
+    text = str(data.get("allowed_origins") or "")
     origins = [line.strip() for line in text.splitlines() if line.strip()]
     try:
         tracking.update_settings(

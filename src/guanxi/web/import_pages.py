@@ -14,7 +14,7 @@ from guanxi.importer.schemas import ImportIn, UploadOut
 from guanxi.kit.schema import Id
 from guanxi.web.nav import MODULES
 from guanxi.web.render import language_of, page
-from guanxi.web.session import Console, ConsoleDep
+from guanxi.web.session import Console, ConsoleDep, PostedForm
 
 router = APIRouter()
 IDENTITY_TARGETS = ("identity.wechat_unionid", "identity.whatsapp", "identity.anonymous_id")
@@ -98,9 +98,8 @@ def mapping(
 
 
 @router.post("/imports/start")
-async def start(request: Request, console: ConsoleDep) -> Response:
+def start(request: Request, console: ConsoleDep, form: PostedForm) -> Response:
     """The mapping form: one ``map:<header>`` field per column, and the options."""
-    form = await request.form()
     mapping = {str(k)[4:]: str(v) for k, v in form.multi_items() if str(k).startswith("map:")}
     try:
         data = ImportIn(

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from guanxi.auth import service as auth
 from guanxi.auth.principal import Principal
@@ -72,3 +73,13 @@ def console(
 
 
 ConsoleDep = Annotated[Console, Depends(console, scope="function")]
+
+
+async def posted_form(request: Request) -> FormData:
+    """The posted form, read on the event loop, so that the route itself can be a plain
+    function: database work must run in the thread pool, never on the event loop (a request
+    waiting there for a lock would stop the one holding it from committing)."""
+    return await request.form()
+
+
+PostedForm = Annotated[FormData, Depends(posted_form)]
