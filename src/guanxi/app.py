@@ -22,6 +22,7 @@ from guanxi.form.public import router as form_public
 from guanxi.http import errors, health, telemetry
 from guanxi.importer.api import router as import_router
 from guanxi.notification.api import router as notification_router
+from guanxi.segment.api import router as segment_router
 from guanxi.tracking.api import router as tracking_router
 from guanxi.tracking.public import router as tracking_public
 from guanxi.web import mount as mount_console
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         form_router,
         import_router,
         notification_router,
+        segment_router,
         tracking_router,
     ):
         app.include_router(errors.declare_error_responses(router), prefix=API_PREFIX)

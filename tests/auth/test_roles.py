@@ -24,6 +24,7 @@ SELF_SERVICE = {
     ("post", "/api/v1/notifications/read-all"),
     ("post", "/api/v1/exports"),  # a read (a file of what one may see), started as a job
     ("post", "/api/v1/tracking/redirects"),  # a signed link: nothing is written
+    ("post", "/api/v1/segments/preview"),  # a read (a count of what one may see)
 }
 SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/workspace": {"name": "Renamed"},
