@@ -21,6 +21,7 @@ from guanxi.models import Account, Contact, ContactAccount, Event
 from guanxi.segment import conditions as c
 from guanxi.segment.sql import compile_sql
 from tests.factories import make_tenant
+from tests.segment.test_preview import PRICING_TWICE
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SCHEMA = c.Schema(
@@ -321,25 +322,9 @@ def test_bad_trees_are_refused(tree: Any, reason: str) -> None:
 def test_a_tree_reads_from_json_as_the_api_sends_it() -> None:
     from pydantic import TypeAdapter
 
+    not_ordered = {"kind": "not", "condition": {"kind": "event", "type": "order"}}
     tree = TypeAdapter(c.Condition).validate_python(
-        {
-            "kind": "and",
-            "all": [
-                {"kind": "field", "field": "city", "op": "eq", "value": "上海"},
-                {
-                    "kind": "event",
-                    "type": "page_view",
-                    "where": [{"property": "url", "op": "contains", "value": "/pricing"}],
-                    "window": {"days": 14},
-                    "op": "gte",
-                    "value": 2,
-                },
-                {
-                    "kind": "not",
-                    "condition": {"kind": "event", "type": "order", "op": "gte", "value": 1},
-                },
-            ],
-        }
+        {"kind": "and", "all": [*PRICING_TWICE["all"], not_ordered]}
     )
     assert isinstance(tree, c.And)
     c.check(tree, SCHEMA)
