@@ -144,6 +144,16 @@ def _upgrade_events(url: str) -> None:
         )
         assert (again.duplicate, again.event_id) == (True, 10)
         session.close()
+        # and back: one plain table holding the same events (their keys were only hashes)
+        from alembic import command
+
+        engine.dispose()
+        command.downgrade(alembic_config(url), "0005")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM event")).scalar() == 2
+        upgrade(url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM event")).scalar() == 2
     finally:
         engine.dispose()
 

@@ -223,4 +223,44 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("0006 is not reversible: events were repartitioned")
+    """Back to one plain ``event`` table. Idempotency keys were kept only as hashes: the old
+    table gets its events without them (a retry of an old event would be stored again)."""
+    for index in ("ix_tracked_link_content",):
+        op.drop_index(index, table_name="tracked_link")
+    op.drop_table("tracked_link")
+    op.drop_table("content")
+    op.drop_index("ix_form_submission_ip", table_name="form_submission")
+    op.drop_index("ix_form_submission_form", table_name="form_submission")
+    op.drop_table("form_submission")
+    op.drop_table("form")
+    op.drop_table("tracking_site")
+    op.drop_table("event_type")
+    with op.batch_alter_table("contact") as batch:
+        batch.drop_column("last_touch")
+        batch.drop_column("first_touch")
+    op.rename_table("event", "event_new")
+    if op.get_bind().dialect.name == "postgresql":
+        for index in ("ix_event_contact_time", "ix_event_type_time", "ix_event_received"):
+            op.execute(f"ALTER INDEX {index} RENAME TO {index}_new")
+    else:
+        for index in ("ix_event_contact_time", "ix_event_type_time", "ix_event_received"):
+            op.drop_index(index, table_name="event_new")
+    op.create_table(
+        "event",
+        *_event_columns(),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspace.id"],
+            name=op.f("fk_event_workspace_id_workspace"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_event")),
+        sa.UniqueConstraint("workspace_id", "idempotency_key", name="uq_event_idempotency"),
+    )
+    op.create_index("ix_event_contact_time", "event", ["workspace_id", "contact_id", "occurred_at"])
+    op.create_index("ix_event_type_time", "event", ["workspace_id", "type", "occurred_at"])
+    names = "workspace_id, id, contact_id, origin_contact_id, type, occurred_at, received_at, channel, source, properties"
+    op.execute(f"INSERT INTO event ({names}) SELECT {names} FROM event_new")  # noqa: S608
+    op.drop_table("event_new")  # its partitions go with it
+    op.drop_table("event_key")

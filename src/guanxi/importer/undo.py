@@ -1,0 +1,114 @@
+"""Cancelling an import: a compensating transaction that leaves the workspace as it was —
+merges the import made are reverted (newest first), what it created is deleted with its
+identities and links, the values it replaced are restored, its collisions forgotten."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+
+from guanxi.db import transaction
+from guanxi.errors import GuanxiError
+from guanxi.identity import service as resolution
+from guanxi.importer.plan import Options
+from guanxi.kit.clock import utcnow
+from guanxi.models import (
+    Account,
+    Collision,
+    Contact,
+    ContactAccount,
+    ContactMerge,
+    Identity,
+    ImportChange,
+)
+from guanxi.worker import jobs
+from guanxi.worker.jobs import JobContext
+
+
+def cancel(context: JobContext) -> str:
+    """Undo everything the import wrote: merges it made (newest first), contacts and accounts
+    it created (with their identities and links), identities and links it added, values it
+    replaced."""
+    ws, job = context.workspace_id, context.job_id
+    kept: list[str] = []  # merges someone built on since: left as they are, and reported
+    with transaction(context.factory) as session:
+        # fenced like a checkpoint, and holding the job row so no other worker starts the same
+        # cancel; what it undoes is deleted with it, so running it again changes nothing
+        row = jobs.held(session, ws, job, context.worker)
+        if row is None:
+            raise jobs.LeaseLost(f"job {job} is no longer held by {context.worker}")
+        started = row.started_at or row.created_at
+        now = utcnow()
+        for log in session.scalars(
+            select(ContactMerge)
+            .where(
+                ContactMerge.workspace_id == ws,
+                ContactMerge.import_id == job,
+                ContactMerge.undone_at.is_(None),
+            )
+            .order_by(ContactMerge.id.desc())  # ids keep their order when a clock steps back
+        ):
+            try:
+                with session.begin_nested():
+                    resolution.revert(session, log, None, now)
+            except GuanxiError:
+                kept.append(str(log.id))
+        session.execute(
+            delete(ContactAccount).where(
+                ContactAccount.workspace_id == ws, ContactAccount.import_id == job
+            )
+        )
+        created = select(Contact.id).where(Contact.workspace_id == ws, Contact.import_id == job)
+        session.execute(
+            delete(Identity).where(
+                Identity.workspace_id == ws,
+                (Identity.contact_id.in_(created)) | (Identity.source == f"import:{job}"),
+            )
+        )
+        session.execute(
+            delete(ContactAccount).where(
+                ContactAccount.workspace_id == ws, ContactAccount.contact_id.in_(created)
+            )
+        )
+        changes = select(ImportChange).where(
+            ImportChange.workspace_id == ws, ImportChange.job_id == job
+        )
+        for change in session.scalars(changes.execution_options(yield_per=1000)):
+            before = dict(change.before)
+            if before.get("owner_id") is not None:
+                before["owner_id"] = int(before["owner_id"])
+            session.execute(
+                update(Contact)
+                .where(Contact.workspace_id == ws, Contact.id == change.contact_id)
+                .values(**before)
+            )
+        session.execute(
+            delete(Collision).where(
+                Collision.workspace_id == ws,
+                Collision.action == "import",
+                Collision.actor_id == Options.of(context.payload).by,
+                Collision.created_at >= started,  # this import's, not an earlier one's
+                Collision.object == "contact",
+                Collision.object_id.in_(
+                    select(ImportChange.contact_id).where(
+                        ImportChange.workspace_id == ws, ImportChange.job_id == job
+                    )
+                ),
+            )
+        )
+        session.execute(
+            delete(ImportChange).where(ImportChange.workspace_id == ws, ImportChange.job_id == job)
+        )
+        session.execute(delete(Contact).where(Contact.workspace_id == ws, Contact.import_id == job))
+        imported_accounts = select(Account.id).where(
+            Account.workspace_id == ws, Account.import_id == job
+        )
+        session.execute(
+            delete(ContactAccount).where(
+                ContactAccount.workspace_id == ws, ContactAccount.account_id.in_(imported_accounts)
+            )
+        )
+        session.execute(delete(Account).where(Account.workspace_id == ws, Account.import_id == job))
+    context.progress = {**context.progress, "cancelled": True}
+    if kept:
+        context.progress["merges_kept"] = kept
+    return "cancelled"
