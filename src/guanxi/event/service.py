@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from guanxi.auth.principal import Principal
 from guanxi.errors import GuanxiError
 from guanxi.event import catalogue, partitions, reactors
 from guanxi.event import repository as repo
@@ -26,6 +27,7 @@ from guanxi.event import types as event_types
 from guanxi.event.records import Draft, Outcome, Stored
 from guanxi.event.schemas import EventIn
 from guanxi.i18n import N_, Message
+from guanxi.identity.service import WholeWorkspaceNeeded
 from guanxi.kit.ids import new_ids
 from guanxi.kit.pagination import SortSpec, paginate
 from guanxi.models import Event
@@ -195,7 +197,7 @@ RECENT_SORT = SortSpec(
 
 def recent(
     session: Session,
-    workspace_id: int,
+    actor: Principal,
     *,
     types: Sequence[str],
     channel: str | None,
@@ -203,8 +205,12 @@ def recent(
     limit: int,
     cursor: str | None,
 ) -> tuple[Sequence[Row[Any]], str | None]:
-    """The workspace's events as they arrive, newest first (the live events page)."""
-    stmt = select(Event).where(Event.workspace_id == workspace_id)
+    """The workspace's events as they arrive, newest first (the live events page). They name
+    people across the workspace: a member needs a data scope of all."""
+    actor.require("events:read")
+    if actor.data_scope.value != "all":
+        raise WholeWorkspaceNeeded()
+    stmt = select(Event).where(Event.workspace_id == actor.workspace_id)
     if types:
         stmt = stmt.where(Event.type.in_(list(types)))
     if channel:

@@ -18,7 +18,6 @@ from guanxi.event import catalogue
 from guanxi.event import service as events
 from guanxi.form import service as forms
 from guanxi.form.schemas import CHANNELS, STANDARD_TARGETS, FieldType, FormIn
-from guanxi.identity.service import WholeWorkspaceNeeded
 from guanxi.kit.clock import utcnow
 from guanxi.kit.schema import Id
 from guanxi.models import Form
@@ -36,12 +35,9 @@ BLANK_ROWS = 3
 
 
 def _recent(console: Console, type: str, channel: str) -> list[Any]:
-    console.principal.require("events:read")
-    if console.principal.data_scope.value != "all":
-        raise WholeWorkspaceNeeded()
     rows, _ = events.recent(
         console.session,
-        console.principal.workspace_id,
+        console.principal,
         types=[type] if type else [],
         channel=channel or None,
         since=None,
