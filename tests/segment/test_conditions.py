@@ -1,6 +1,7 @@
 """The condition language: the in-memory evaluator and the SQL one agree on random trees over
-random contacts, accounts and events, on SQLite and on PostgreSQL (hypothesis); and trees that
-name unknown fields or compare a field the wrong way are refused."""
+random contacts, accounts, events, tags, scores (decaying three ways, and combined) and segment
+memberships, on SQLite and on PostgreSQL (hypothesis); and trees that name unknown fields or
+compare a field the wrong way are refused."""
 
 from __future__ import annotations
 
@@ -17,7 +18,17 @@ from sqlalchemy import select
 from guanxi.errors import InvalidValue
 from guanxi.event import partitions
 from guanxi.kit.ids import new_id
-from guanxi.models import Account, Contact, ContactAccount, Event
+from guanxi.models import (
+    Account,
+    Contact,
+    ContactAccount,
+    ContactScore,
+    ContactTag,
+    Event,
+    ScorePoint,
+    SegmentMember,
+)
+from guanxi.scoring.decay import ScoreFact, ScoreSpec, anchor
 from guanxi.segment import conditions as c
 from guanxi.segment.sql import compile_sql
 from tests.factories import make_tenant
@@ -34,7 +45,16 @@ SCHEMA = c.Schema(
         "note": "text",
     },
     account_custom={"headcount": "number"},
+    score_models={
+        "101": ScoreSpec(decay="half_life", days=30, grades={"A": 30, "B": 10, "C": 0}),
+        "102": ScoreSpec(decay="linear", days=14),
+        "103": ScoreSpec(),
+        "104": ScoreSpec(weights={"101": 0.6, "102": 0.4, "103": 1.0}),
+    },
 )
+POINTS_MODELS = ["101", "102", "103"]
+TAGS = ["1", "2", "3"]
+SEGMENTS = ["11", "12"]
 EXAMPLES = 250  # per dialect; each compares the two evaluators over every contact
 
 # Small pools, so that random conditions and random data meet often.
@@ -102,6 +122,26 @@ def _seed(tenant: Any, rng: random.Random) -> None:
                         created_at=NOW,
                     )
                 )
+            for tag in rng.sample(TAGS, rng.randrange(0, 3)):
+                s.add(
+                    ContactTag(
+                        workspace_id=tenant.workspace_id,
+                        contact_id=contact.id,
+                        tag_id=int(tag),
+                        source="manual",
+                        added_at=NOW,
+                    )
+                )
+            for segment in rng.sample(SEGMENTS, rng.randrange(0, 3)):
+                s.add(
+                    SegmentMember(
+                        workspace_id=tenant.workspace_id,
+                        segment_id=int(segment),
+                        contact_id=contact.id,
+                        since=NOW,
+                    )
+                )
+            _seed_scores(s, tenant.workspace_id, contact.id, rng)
             for _ in range(rng.randrange(0, 6)):
                 kind = rng.choice(TYPES)
                 props: dict[str, Any] = {"url": rng.choice(URLS)}
@@ -122,6 +162,38 @@ def _seed(tenant: Any, rng: random.Random) -> None:
         s.commit()
 
 
+def _seed_scores(s: Any, ws: int, contact_id: int, rng: random.Random) -> None:
+    for model in POINTS_MODELS:
+        if rng.random() < 0.3:
+            continue  # never scored by this model: 0 of everything
+        spec = SCHEMA.score_models[model]
+        engagement = 0.0
+        for _ in range(rng.randrange(0, 4)):
+            points = rng.choice([5, 10, -5, 20])
+            earned = NOW - timedelta(days=rng.choice([0, 1, 6, 13, 14, 20, 60]), hours=3)
+            s.add(
+                ScorePoint(
+                    workspace_id=ws,
+                    model_id=int(model),
+                    rule_id=1,
+                    contact_id=contact_id,
+                    points=points,
+                    earned_at=earned,
+                )
+            )
+            engagement += anchor(spec, points, earned)
+        s.add(
+            ContactScore(
+                workspace_id=ws,
+                model_id=int(model),
+                contact_id=contact_id,
+                engagement=engagement,
+                fit=rng.choice([0.0, 10.0, 35.0, -10.0]),
+                updated_at=NOW,
+            )
+        )
+
+
 def _profiles(tenant: Any) -> dict[int, c.Profile]:
     with tenant.session() as s:
         ws = tenant.workspace_id
@@ -132,6 +204,10 @@ def _profiles(tenant: Any) -> dict[int, c.Profile]:
             .where(ContactAccount.workspace_id == ws)
         ).all()
         events = s.scalars(select(Event).where(Event.workspace_id == ws)).all()
+        tags = s.scalars(select(ContactTag).where(ContactTag.workspace_id == ws)).all()
+        members = s.scalars(select(SegmentMember).where(SegmentMember.workspace_id == ws)).all()
+        scores = s.scalars(select(ContactScore).where(ContactScore.workspace_id == ws)).all()
+        points = s.scalars(select(ScorePoint).where(ScorePoint.workspace_id == ws)).all()
         profiles = {}
         for contact in contacts:
             fields = {name: getattr(contact, name) for name in c.CONTACT_FIELDS}
@@ -146,7 +222,29 @@ def _profiles(tenant: Any) -> dict[int, c.Profile]:
                 for e in events
                 if e.contact_id == contact.id
             ]
-            profiles[contact.id] = c.Profile(fields, accounts, facts)
+            facts_of = {
+                str(row.model_id): ScoreFact(
+                    row.engagement,
+                    row.fit,
+                    tuple(
+                        (p.earned_at, p.points)
+                        for p in points
+                        if p.contact_id == contact.id and p.model_id == row.model_id
+                    ),
+                )
+                for row in scores
+                if row.contact_id == contact.id
+            }
+            profiles[contact.id] = c.Profile(
+                fields,
+                accounts,
+                facts,
+                tags=frozenset(str(t.tag_id) for t in tags if t.contact_id == contact.id),
+                scores=facts_of,
+                segments=frozenset(
+                    str(m.segment_id) for m in members if m.contact_id == contact.id
+                ),
+            )
         return profiles
 
 
@@ -258,7 +356,35 @@ def leaf_event_time(draw: st.DrawFn) -> c.EventTimeCond:
     )
 
 
-LEAVES = st.one_of(leaf_field(), leaf_account(), leaf_event(), leaf_event_time())
+@st.composite
+def leaf_profile(draw: st.DrawFn) -> Any:
+    pick = draw(st.sampled_from(["tag", "score", "grade", "segment"]))
+    if pick == "tag":
+        return c.TagCond(
+            op=draw(st.sampled_from(["any", "all", "none"])),
+            tags=tuple(draw(st.lists(st.sampled_from(TAGS), min_size=1, max_size=2))),
+        )
+    if pick == "segment":
+        return c.SegmentCond(
+            segment=draw(st.sampled_from(SEGMENTS)), op=draw(st.sampled_from(["in", "not_in"]))
+        )
+    model = draw(st.sampled_from(sorted(SCHEMA.score_models)))
+    if pick == "grade":
+        return c.GradeCond(
+            model=model,
+            grades=tuple(
+                draw(st.lists(st.sampled_from("ABCD"), min_size=1, max_size=2, unique=True))
+            ),
+        )
+    return c.ScoreCond(
+        model=model,
+        part=draw(st.sampled_from(["score", "engagement", "fit"])),
+        op=draw(st.sampled_from(["gt", "gte", "lt", "lte", "ne"])),
+        value=draw(st.sampled_from([0, 7.5, 12.25, 33.3, -2.5])),
+    )
+
+
+LEAVES = st.one_of(leaf_field(), leaf_account(), leaf_event(), leaf_event_time(), leaf_profile())
 TREES = st.recursive(
     LEAVES,
     lambda children: st.one_of(

@@ -8,7 +8,11 @@ from guanxi.models.content import Content, TrackedLink
 from guanxi.models.event import Event, EventKey, EventType, TrackingSite
 from guanxi.models.form import Form, FormSubmission
 from guanxi.models.job import ImportChange, ImportError_, ImportMapping, Job
+from guanxi.models.lifecycle import LifecycleStage, StageChange
 from guanxi.models.notification import Collision, Notification
+from guanxi.models.scoring import ContactScore, ScoreModel, ScorePoint, ScoreRule
+from guanxi.models.segment import Segment, SegmentChange, SegmentMember, SegmentTimer
+from guanxi.models.tag import ContactTag, Tag, TagGroup, TagRule
 from guanxi.models.workspace import Department, Workspace
 
 __all__ = [
@@ -20,6 +24,8 @@ __all__ = [
     "ContactAccount",
     "ContactConsent",
     "ContactMerge",
+    "ContactScore",
+    "ContactTag",
     "Content",
     "CustomField",
     "Department",
@@ -33,8 +39,20 @@ __all__ = [
     "ImportError_",
     "ImportMapping",
     "Job",
+    "LifecycleStage",
     "Membership",
     "Notification",
+    "ScoreModel",
+    "ScorePoint",
+    "ScoreRule",
+    "Segment",
+    "SegmentChange",
+    "SegmentMember",
+    "SegmentTimer",
+    "StageChange",
+    "Tag",
+    "TagGroup",
+    "TagRule",
     "TrackedLink",
     "TrackingSite",
     "User",

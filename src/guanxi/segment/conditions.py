@@ -1,7 +1,8 @@
 """The condition language, pure: a typed tree of and/or/not over contact fields, custom fields,
-account fields (any/all of a contact's accounts) and behaviour (count, sum, first and last of
-events of a type with property filters, in a relative or absolute window; "did not do" is a
-count of 0) — checked against a workspace's fields, and evaluated for one contact in memory.
+account fields (any/all of a contact's accounts), tags, scores and grades, segment membership
+and behaviour (count, sum, first and last of events of a type with property filters, in a
+relative or absolute window; "did not do" is a count of 0) — checked against a workspace's
+fields, tags, models and segments, and evaluated for one contact in memory.
 ``segment.sql.compile_sql`` is the other evaluator, for sets; a property test holds the two
 equal on random trees and data.
 
@@ -22,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from guanxi.errors import InvalidValue
 from guanxi.i18n import N_
+from guanxi.scoring import decay
+from guanxi.scoring.decay import ScoreFact, ScoreSpec
 
 Op = Literal[
     "eq", "ne", "in", "not_in", "contains", "starts_with", "gt", "gte", "lt", "lte",
@@ -29,6 +32,7 @@ Op = Literal[
 ]  # fmt: skip
 Compare = Literal["eq", "ne", "gt", "gte", "lt", "lte"]
 Scalar = str | float | int | bool
+Id = Annotated[str, Field(pattern=r"^[0-9]{1,19}$")]  # a tag's, model's or segment's id
 
 # Which operators each kind of value takes.
 OPS: dict[str, frozenset[str]] = {
@@ -146,6 +150,41 @@ class EventTimeCond(_Node):
         return self.at if self.at is not None else now - timedelta(days=self.days_ago or 0)
 
 
+class TagCond(_Node):
+    """The contact holds ``any`` of these tags (by id), ``all`` of them, or ``none``."""
+
+    kind: Literal["tag"] = "tag"
+    op: Literal["any", "all", "none"] = "any"
+    tags: tuple[Id, ...] = Field(min_length=1, max_length=50)
+
+
+class ScoreCond(_Node):
+    """A contact's score in a model (by id) now — or its engagement or fit part — compared
+    with ``value``; a contact the model never scored has 0."""
+
+    kind: Literal["score"] = "score"
+    model: Id
+    part: Literal["score", "engagement", "fit"] = "score"
+    op: Compare = "gte"
+    value: float
+
+
+class GradeCond(_Node):
+    """The contact's fit grade in a model is one of ``grades``."""
+
+    kind: Literal["grade"] = "grade"
+    model: Id
+    grades: tuple[Literal["A", "B", "C", "D"], ...] = Field(min_length=1, max_length=4)
+
+
+class SegmentCond(_Node):
+    """The contact is (``in``) or is not (``not_in``) a member of a segment (by id)."""
+
+    kind: Literal["segment"] = "segment"
+    segment: Id
+    op: Literal["in", "not_in"] = "in"
+
+
 class And(_Node):
     kind: Literal["and"] = "and"
     all: tuple[Condition, ...] = Field(min_length=1, max_length=50)
@@ -162,7 +201,17 @@ class Not(_Node):
 
 
 Condition = Annotated[
-    FieldCond | AccountCond | EventCond | EventTimeCond | And | Or | Not,
+    FieldCond
+    | AccountCond
+    | EventCond
+    | EventTimeCond
+    | TagCond
+    | ScoreCond
+    | GradeCond
+    | SegmentCond
+    | And
+    | Or
+    | Not,
     Field(discriminator="kind"),
 ]
 for _model in (And, Or, Not):
@@ -174,11 +223,15 @@ for _model in (And, Or, Not):
 
 @dataclass(frozen=True)
 class Schema:
-    """What a workspace's conditions may name: custom fields by key with their type."""
+    """What a workspace's conditions may name: custom fields by key with their type, event
+    types, tags, scoring models and segments (``None``: anything, for pure tests)."""
 
     contact_custom: Mapping[str, str] = field(default_factory=dict)
     account_custom: Mapping[str, str] = field(default_factory=dict)
-    event_types: frozenset[str] | None = None  # None: any type
+    event_types: frozenset[str] | None = None
+    tags: frozenset[str] | None = None
+    segments: frozenset[str] | None = None
+    score_models: Mapping[str, ScoreSpec] = field(default_factory=dict)
 
     def contact_type(self, name: str) -> str | None:
         if name.startswith("custom."):
@@ -239,6 +292,18 @@ def check(tree: Any, schema: Schema) -> None:
             and node.type not in schema.event_types
         ):
             raise InvalidValue(N_("unknown event type {type}"), type=node.type)
+        elif isinstance(node, TagCond) and schema.tags is not None:
+            unknown = sorted(set(node.tags) - schema.tags)
+            if unknown:
+                raise InvalidValue(N_("unknown tag {tag}"), tag=unknown[0])
+        elif isinstance(node, ScoreCond | GradeCond) and node.model not in schema.score_models:
+            raise InvalidValue(N_("unknown scoring model {model}"), model=node.model)
+        elif (
+            isinstance(node, SegmentCond)
+            and schema.segments is not None
+            and node.segment not in schema.segments
+        ):
+            raise InvalidValue(N_("unknown segment {segment}"), segment=node.segment)
 
 
 # -- evaluating for one contact --------------------------------------------------------------
@@ -258,6 +323,9 @@ class Profile:
     fields: Mapping[str, Any]  # standard fields and "custom" (a dict)
     accounts: Sequence[Mapping[str, Any]] = ()  # each with its fields and "custom"
     events: Sequence[EventFact] = ()
+    tags: frozenset[str] = frozenset()
+    scores: Mapping[str, ScoreFact] = field(default_factory=dict)  # points models by id
+    segments: frozenset[str] = frozenset()
 
 
 def _get(values: Mapping[str, Any], name: str) -> Any:
@@ -373,4 +441,15 @@ def evaluate(tree: Any, profile: Profile, schema: Schema, now: datetime) -> bool
         at = min(times) if tree.which == "first" else max(times)
         moment = tree.moment(now)
         return at < moment if tree.op == "before" else at >= moment
+    if isinstance(tree, TagCond):
+        held = [t in profile.tags for t in tree.tags]
+        return {"any": any(held), "all": all(held), "none": not any(held)}[tree.op]
+    if isinstance(tree, ScoreCond):
+        value = decay.part(tree.model, tree.part, schema.score_models, profile.scores, now)
+        return compare("number", tree.op, value, tree.value)
+    if isinstance(tree, GradeCond):
+        fit = decay.part(tree.model, "fit", schema.score_models, profile.scores, now)
+        return decay.grade(schema.score_models[tree.model], fit) in tree.grades
+    if isinstance(tree, SegmentCond):
+        return (tree.segment in profile.segments) == (tree.op == "in")
     raise TypeError(f"not a condition: {tree!r}")

@@ -30,17 +30,31 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from guanxi.models import Account, Contact, ContactAccount, Event
+from guanxi.models import (
+    Account,
+    Contact,
+    ContactAccount,
+    ContactScore,
+    ContactTag,
+    Event,
+    ScorePoint,
+    SegmentMember,
+)
+from guanxi.scoring import decay
 from guanxi.segment.conditions import (
     AccountCond,
     And,
     EventCond,
     EventTimeCond,
     FieldCond,
+    GradeCond,
     Not,
     Or,
     PropFilter,
     Schema,
+    ScoreCond,
+    SegmentCond,
+    TagCond,
 )
 
 
@@ -172,6 +186,72 @@ def _events(
     ]
 
 
+def _has_tags(workspace_id: int, tags: Sequence[str]) -> ColumnElement[bool]:
+    return exists(
+        select(1).where(
+            ContactTag.workspace_id == workspace_id,
+            ContactTag.contact_id == Contact.id,
+            ContactTag.tag_id.in_([int(t) for t in tags]),
+        )
+    )
+
+
+def _seconds(column: Any, dialect: str) -> ColumnElement[float]:
+    """A timestamp as seconds since 1970."""
+    if dialect == "postgresql":
+        return cast(func.extract("epoch", column), Float)
+    return (func.julianday(column) - 2440587.5) * 86400.0
+
+
+def _score_part(
+    model: str, which: str, schema: Schema, workspace_id: int, now: datetime, dialect: str
+) -> ColumnElement[float]:
+    """The SQL twin of ``decay.part``."""
+    spec = schema.score_models[model]
+    if spec.combined:
+        terms = [
+            _score_part(m, which, schema, workspace_id, now, dialect) * w
+            for m, w in spec.weights.items()
+        ]
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        return total
+
+    def stored(column: Any) -> ColumnElement[float]:
+        value = select(column).where(
+            ContactScore.workspace_id == workspace_id,
+            ContactScore.model_id == int(model),
+            ContactScore.contact_id == Contact.id,
+        )
+        return func.coalesce(value.scalar_subquery(), 0.0)
+
+    fit = stored(ContactScore.fit)
+    if which == "fit":
+        return fit
+    if spec.decay == "linear":
+        start = decay.window_start(spec, now)
+        weight = (_seconds(ScorePoint.earned_at, dialect) - start.timestamp()) / (
+            (spec.days or 1) * decay.DAY
+        )
+        summed = select(func.sum(ScorePoint.points * weight)).where(
+            ScorePoint.workspace_id == workspace_id,
+            ScorePoint.contact_id == Contact.id,
+            ScorePoint.model_id == int(model),
+            ScorePoint.earned_at > start,
+            ScorePoint.earned_at <= now,
+        )
+        engagement: ColumnElement[float] = func.coalesce(summed.scalar_subquery(), 0.0)
+    else:
+        engagement = stored(ContactScore.engagement) * decay.factor(spec, now)
+    return engagement if which == "engagement" else engagement + fit
+
+
+def _grade(fit: ColumnElement[float], grades: dict[str, float]) -> ColumnElement[str]:
+    steps = [(fit >= grades[g], g) for g in decay.GRADES[:3] if grades.get(g) is not None]
+    return case(*steps, else_="D") if steps else literal("D")
+
+
 def compile_sql(
     tree: Any, schema: Schema, workspace_id: int, now: datetime, dialect: str
 ) -> ColumnElement[bool]:
@@ -238,6 +318,27 @@ def compile_sql(
             )
             moment = node.moment(now)
             return _definite(when < moment if node.op == "before" else when >= moment)
+        if isinstance(node, TagCond):
+            if node.op == "all":
+                return and_(*(_has_tags(workspace_id, [t]) for t in node.tags))
+            tagged = _has_tags(workspace_id, node.tags)
+            return tagged if node.op == "any" else not_(tagged)
+        if isinstance(node, ScoreCond):
+            score = _score_part(node.model, node.part, schema, workspace_id, now, dialect)
+            return _compare(score, "number", node.op, float(node.value), dialect)
+        if isinstance(node, GradeCond):
+            fit = _score_part(node.model, "fit", schema, workspace_id, now, dialect)
+            grades = dict(schema.score_models[node.model].grades)
+            return _grade(fit, grades).in_(list(node.grades))
+        if isinstance(node, SegmentCond):
+            member = exists(
+                select(1).where(
+                    SegmentMember.workspace_id == workspace_id,
+                    SegmentMember.segment_id == int(node.segment),
+                    SegmentMember.contact_id == Contact.id,
+                )
+            )
+            return member if node.op == "in" else not_(member)
         raise TypeError(f"not a condition: {node!r}")
 
     return go(tree)

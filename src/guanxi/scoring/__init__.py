@@ -1,0 +1,1 @@
+"""Scoring: models, engagement and fit rules, decay, combined scores, grades, account roll-ups."""
