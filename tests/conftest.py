@@ -52,7 +52,8 @@ def fresh_pg_database(name: str) -> str:
 
 
 def worker_id() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """Names this run's databases: ``GUANXI_TEST_RUN`` keeps two runs on one server apart."""
+    return os.environ.get("GUANXI_TEST_RUN", "") + os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 @pytest.fixture(scope="session", params=DIALECTS)

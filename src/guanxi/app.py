@@ -21,8 +21,11 @@ from guanxi.form.api import router as form_router
 from guanxi.form.public import router as form_public
 from guanxi.http import errors, health, telemetry
 from guanxi.importer.api import router as import_router
+from guanxi.lifecycle.api import router as lifecycle_router
 from guanxi.notification.api import router as notification_router
+from guanxi.scoring.api import router as scoring_router
 from guanxi.segment.api import router as segment_router
+from guanxi.tag.api import router as tag_router
 from guanxi.tracking.api import router as tracking_router
 from guanxi.tracking.public import router as tracking_public
 from guanxi.web import mount as mount_console
@@ -77,6 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         form_router,
         import_router,
         notification_router,
+        tag_router,
+        scoring_router,
+        lifecycle_router,
         segment_router,
         tracking_router,
     ):

@@ -130,6 +130,11 @@ def test_a_viewer_reads(app: FastAPI) -> None:
             "contacts:read",
             "accounts:read",
             "events:read",
+            "tags:read",
+            "scoring:read",
+            "lifecycle:read",
+            "stages:read",
+            "segments:read",
         ]
     )
 

@@ -61,19 +61,33 @@ AREAS: tuple[str, ...] = (
     "contacts",
     "accounts",
     "events",
+    "tags",
+    "scoring",
+    "lifecycle",
+    "stages",
+    "segments",
 )
 PERMISSIONS: frozenset[str] = frozenset(f"{a}:{x}" for a in AREAS for x in ("read", "write"))
 
 _READ_ALL = frozenset(p for p in PERMISSIONS if p.endswith(":read"))
 
 # Every member may hold personal API keys for their own integrations and work on the customer
-# data their scope shows them, except viewers, who write nothing. Custom field definitions and
-# the workspace itself are the administrators'.
-_MEMBER = _READ_ALL | {"api_keys:write", "contacts:write", "accounts:write", "events:write"}
+# data their scope shows them (tagging it, moving it between lifecycle stages: ``stages:write``),
+# except viewers, who write nothing. Marketers also shape tags and tag rules, scoring models,
+# the lifecycle's stages and segments. Custom field definitions and the workspace itself are
+# the administrators'.
+_MEMBER = _READ_ALL | {
+    "api_keys:write",
+    "contacts:write",
+    "accounts:write",
+    "events:write",
+    "stages:write",
+}
+_MARKETER = _MEMBER | {"tags:write", "scoring:write", "lifecycle:write", "segments:write"}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.admin: PERMISSIONS,
-    Role.marketer: _MEMBER,
+    Role.marketer: _MARKETER,
     Role.sdr: _MEMBER,
     Role.sales: _MEMBER,
     Role.cs: _MEMBER,

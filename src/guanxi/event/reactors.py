@@ -17,10 +17,20 @@ from sqlalchemy.orm import Session
 
 from guanxi.event import attribution
 from guanxi.event.records import Draft, Stored
+from guanxi.lifecycle import rules as lifecycle
+from guanxi.scoring import engine as scoring
+from guanxi.segment import membership as segments
+from guanxi.tag import rules as tag_rules
 
 Reactor = Callable[[Session, int, Sequence[Stored], datetime], list[Draft]]
 
-REACTORS: tuple[tuple[str, Reactor], ...] = (("attribution", attribution.react),)
+REACTORS: tuple[tuple[str, Reactor], ...] = (
+    ("attribution", attribution.react),
+    ("tag_rules", tag_rules.react),
+    ("scoring", scoring.react),
+    ("lifecycle", lifecycle.react),
+    ("segments", segments.react),
+)
 
 MAX_DEPTH = 4  # derived events of derived events … stop here: a cycle between rules, not work
 

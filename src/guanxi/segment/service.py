@@ -16,7 +16,8 @@ from guanxi.contact import service as contacts
 from guanxi.errors import GuanxiError, InvalidValue
 from guanxi.event import catalogue
 from guanxi.i18n import N_
-from guanxi.models import Contact, EventType
+from guanxi.models import Contact, EventType, Segment, Tag
+from guanxi.scoring.specs import specs
 from guanxi.segment import conditions
 from guanxi.segment.sql import compile_sql
 
@@ -39,6 +40,14 @@ def schema_for(session: Session, workspace_id: int) -> conditions.Schema:
             for k, f in custom_fields.definitions(session, workspace_id, "account").items()
         },
         event_types=frozenset(catalogue.BUILTIN) | set(own),
+        tags=frozenset(
+            str(t) for t in session.scalars(select(Tag.id).where(Tag.workspace_id == workspace_id))
+        ),
+        segments=frozenset(
+            str(i)
+            for i in session.scalars(select(Segment.id).where(Segment.workspace_id == workspace_id))
+        ),
+        score_models=specs(session, workspace_id),
     )
 
 

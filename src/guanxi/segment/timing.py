@@ -59,9 +59,7 @@ def _leaf(node: Any, profile: Profile, schema: Schema, now: datetime) -> datetim
         times = _times(node, profile)
         if not times:
             return None
-        edge = (min(times) if node.which == "first" else max(times)) + timedelta(
-            days=node.days_ago
-        )
+        edge = (min(times) if node.which == "first" else max(times)) + timedelta(days=node.days_ago)
         return edge + TICK if edge >= now else None
     if isinstance(node, ScoreCond) and node.part != "fit":
         return _score_change(node, profile, schema, now)

@@ -8,7 +8,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from guanxi.web import contact_forms, crm_pages, event_pages, import_pages, pages, settings_pages
+from guanxi.web import (
+    contact_forms,
+    crm_pages,
+    event_pages,
+    import_pages,
+    lifecycle_pages,
+    pages,
+    segment_pages,
+    settings_pages,
+    tag_pages,
+)
 from guanxi.web.render import page
 from guanxi.web.session import LoginRequired, on_login_required
 
@@ -24,6 +34,8 @@ def mount(app: FastAPI) -> None:
     app.include_router(crm_pages.router, prefix="/app", include_in_schema=False)
     app.include_router(import_pages.router, prefix="/app", include_in_schema=False)
     app.include_router(event_pages.router, prefix="/app", include_in_schema=False)
+    for segments in (tag_pages, lifecycle_pages, segment_pages):  # the segments module
+        app.include_router(segments.router, prefix="/app", include_in_schema=False)
     app.add_exception_handler(LoginRequired, on_login_required)
     app.state.render_error = render_error
 

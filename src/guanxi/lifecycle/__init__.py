@@ -1,0 +1,1 @@
+"""Lifecycle: configurable stages, entry rules, manual and backward moves, stage history."""

@@ -1,0 +1,188 @@
+"""Loading what conditions look at, for a batch of contacts at once: the in-memory evaluator's
+input (tag rules, fit scores, lifecycle entry rules, incremental segment membership).
+
+Only what the trees name is read — events of the types they count, within the widest window
+they look back over; tags, scores or memberships only if a tree asks — with one query per kind
+of data for the whole batch, never one per contact.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from guanxi.models import (
+    Account,
+    Contact,
+    ContactAccount,
+    ContactScore,
+    ContactTag,
+    Event,
+    ScorePoint,
+    SegmentMember,
+)
+from guanxi.scoring import decay
+from guanxi.segment.conditions import (
+    ACCOUNT_FIELDS,
+    CONTACT_FIELDS,
+    AccountCond,
+    EventCond,
+    EventFact,
+    EventTimeCond,
+    GradeCond,
+    Profile,
+    Schema,
+    ScoreCond,
+    SegmentCond,
+    TagCond,
+    walk,
+)
+
+
+def fields_of(contact: Contact) -> dict[str, Any]:
+    values = {name: getattr(contact, name) for name in CONTACT_FIELDS}
+    values["custom"] = contact.custom or {}
+    return values
+
+
+def account_fields(account: Account) -> dict[str, Any]:
+    values = {name: getattr(account, name) for name in ACCOUNT_FIELDS}
+    values["custom"] = account.custom or {}
+    return values
+
+
+def _event_reach(nodes: Sequence[Any], now: datetime) -> tuple[set[str], datetime | None, bool]:
+    """The event types the trees count, how far back they look (``None``: all time), and
+    whether any does."""
+    types: set[str] = set()
+    since: datetime | None = now
+    for node in nodes:
+        if isinstance(node, EventTimeCond):
+            types.add(node.type)
+            since = None
+        elif isinstance(node, EventCond):
+            types.add(node.type)
+            lower, _, _ = node.window.bounds(now)
+            since = None if lower is None or since is None else min(since, lower)
+    return types, since, bool(types)
+
+
+def load(
+    session: Session,
+    workspace_id: int,
+    contact_ids: Iterable[int],
+    trees: Sequence[Any],
+    schema: Schema,
+    now: datetime,
+) -> dict[int, Profile]:
+    """Profiles of the active contacts among ``contact_ids``, with what ``trees`` need."""
+    ws = workspace_id
+    ids = sorted(set(contact_ids))
+    nodes = [n for tree in trees for n in walk(tree)]
+    if not ids:
+        return {}
+    contacts = session.scalars(
+        select(Contact).where(
+            Contact.workspace_id == ws, Contact.id.in_(ids), Contact.status == "active"
+        )
+    ).all()
+    ids = [c.id for c in contacts]
+
+    accounts: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if any(isinstance(n, AccountCond) for n in nodes):
+        rows = session.execute(
+            select(ContactAccount.contact_id, Account)
+            .join(
+                Account,
+                (Account.workspace_id == ContactAccount.workspace_id)
+                & (Account.id == ContactAccount.account_id),
+            )
+            .where(ContactAccount.workspace_id == ws, ContactAccount.contact_id.in_(ids))
+        ).all()
+        for contact_id, account in rows:
+            accounts[contact_id].append(account_fields(account))
+
+    events: dict[int, list[EventFact]] = defaultdict(list)
+    types, since, any_events = _event_reach(nodes, now)
+    if any_events:
+        stmt = select(Event.contact_id, Event.type, Event.occurred_at, Event.properties).where(
+            Event.workspace_id == ws, Event.contact_id.in_(ids), Event.type.in_(sorted(types))
+        )
+        if since is not None:
+            stmt = stmt.where(Event.occurred_at >= since)
+        for contact_id, type_, at, props in session.execute(stmt):
+            events[contact_id].append(EventFact(type_, at, props or {}))
+
+    tags: dict[int, set[str]] = defaultdict(set)
+    if any(isinstance(n, TagCond) for n in nodes):
+        for contact_id, tag_id in session.execute(
+            select(ContactTag.contact_id, ContactTag.tag_id).where(
+                ContactTag.workspace_id == ws, ContactTag.contact_id.in_(ids)
+            )
+        ):
+            tags[contact_id].add(str(tag_id))
+
+    members: dict[int, set[str]] = defaultdict(set)
+    if any(isinstance(n, SegmentCond) for n in nodes):
+        for contact_id, segment_id in session.execute(
+            select(SegmentMember.contact_id, SegmentMember.segment_id).where(
+                SegmentMember.workspace_id == ws, SegmentMember.contact_id.in_(ids)
+            )
+        ):
+            members[contact_id].add(str(segment_id))
+
+    scores = (
+        load_scores(session, ws, ids, schema, now)
+        if any(isinstance(n, ScoreCond | GradeCond) for n in nodes)
+        else {}
+    )
+    return {
+        c.id: Profile(
+            fields_of(c),
+            accounts.get(c.id, []),
+            events.get(c.id, []),
+            tags=frozenset(tags.get(c.id, ())),
+            scores=scores.get(c.id, {}),
+            segments=frozenset(members.get(c.id, ())),
+        )
+        for c in contacts
+    }
+
+
+def load_scores(
+    session: Session, workspace_id: int, ids: Sequence[int], schema: Schema, now: datetime
+) -> dict[int, dict[str, decay.ScoreFact]]:
+    """Every points model's stored numbers for these contacts, with a linear model's points
+    still inside its window."""
+    ws = workspace_id
+    linear = {m: s for m, s in schema.score_models.items() if s.decay == "linear"}
+    points: dict[tuple[int, str], list[tuple[datetime, float]]] = defaultdict(list)
+    if linear:
+        widest = max(s.days or 1 for s in linear.values())
+        for contact_id, model_id, at, value in session.execute(
+            select(
+                ScorePoint.contact_id, ScorePoint.model_id, ScorePoint.earned_at, ScorePoint.points
+            ).where(
+                ScorePoint.workspace_id == ws,
+                ScorePoint.contact_id.in_(ids),
+                ScorePoint.model_id.in_([int(m) for m in linear]),
+                ScorePoint.earned_at > now - timedelta(days=widest),
+            )
+        ):
+            points[contact_id, str(model_id)].append((at, value))
+    facts: dict[int, dict[str, decay.ScoreFact]] = defaultdict(dict)
+    for row in session.scalars(
+        select(ContactScore).where(
+            ContactScore.workspace_id == ws, ContactScore.contact_id.in_(ids)
+        )
+    ):
+        model = str(row.model_id)
+        facts[row.contact_id][model] = decay.ScoreFact(
+            row.engagement, row.fit, tuple(points.get((row.contact_id, model), ()))
+        )
+    return facts

@@ -1,0 +1,1 @@
+"""Tags: groups, typed and scoped tags, manual and bulk tagging, and auto-tag rules."""
