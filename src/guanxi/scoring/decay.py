@@ -72,6 +72,13 @@ def linear_weight(spec: ScoreSpec, earned_at: datetime, now: datetime) -> float:
     return (earned_at - start).total_seconds() / ((spec.days or 1) * DAY)
 
 
+def worth(spec: ScoreSpec, points: float, earned_at: datetime, now: datetime) -> float:
+    """What ``points`` earned at ``earned_at`` are worth at ``now``."""
+    if spec.decay == "linear":
+        return points * linear_weight(spec, earned_at, now)
+    return anchor(spec, points, earned_at) * factor(spec, now)
+
+
 def engagement(spec: ScoreSpec, fact: ScoreFact, now: datetime) -> float:
     if spec.decay == "linear":
         return sum(p * linear_weight(spec, at, now) for at, p in fact.points)

@@ -232,8 +232,13 @@ class Schema:
     tags: frozenset[str] | None = None
     segments: frozenset[str] | None = None
     score_models: Mapping[str, ScoreSpec] = field(default_factory=dict)
+    # "account": a tree about one account (account fit rules), its ``field`` leaves name
+    # account fields and nothing else may appear
+    subject: Literal["contact", "account"] = "contact"
 
     def contact_type(self, name: str) -> str | None:
+        if self.subject == "account":
+            return self.account_type(name)
         if name.startswith("custom."):
             return self.contact_custom.get(name[7:])
         return CONTACT_FIELDS.get(name)
@@ -277,6 +282,8 @@ def check(tree: Any, schema: Schema) -> None:
     """Refuse (InvalidValue) a tree naming an unknown field or comparing one with an operator
     or value its type does not take."""
     for node in walk(tree):
+        if schema.subject == "account" and not isinstance(node, FieldCond | And | Or | Not):
+            raise InvalidValue(N_("a condition on an account compares the account's fields only"))
         if isinstance(node, FieldCond | AccountCond):
             kind = (
                 schema.contact_type(node.field)

@@ -85,6 +85,7 @@ def serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
     import guanxi.importer.tasks  # noqa: F401  (registers the import job)
+    import guanxi.scoring.tasks  # noqa: F401  (registers the re-score job)
 
     schedule = default_schedule()
     log.info(
