@@ -15,6 +15,7 @@ from guanxi.web import (
     import_pages,
     lifecycle_pages,
     pages,
+    scoring_pages,
     segment_pages,
     settings_pages,
     tag_pages,
@@ -34,7 +35,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(crm_pages.router, prefix="/app", include_in_schema=False)
     app.include_router(import_pages.router, prefix="/app", include_in_schema=False)
     app.include_router(event_pages.router, prefix="/app", include_in_schema=False)
-    for segments in (tag_pages, lifecycle_pages, segment_pages):  # the segments module
+    for segments in (tag_pages, scoring_pages, lifecycle_pages, segment_pages):  # the segments module
         app.include_router(segments.router, prefix="/app", include_in_schema=False)
     app.add_exception_handler(LoginRequired, on_login_required)
     app.state.render_error = render_error

@@ -1,0 +1,7 @@
+"""Console pages for scoring models."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
