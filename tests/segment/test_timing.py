@@ -75,8 +75,12 @@ TIMED: list[bool] = []
     suppress_health_check=[HealthCheck.too_slow],
     database=None,
 )
-@given(tree=TREES, rng=st.randoms(use_true_random=False), probes=st.lists(st.floats(0, 1), max_size=6))
-def test_the_answer_holds_until_the_next_change(tree: Any, rng: random.Random, probes: list[float]) -> None:
+@given(
+    tree=TREES, rng=st.randoms(use_true_random=False), probes=st.lists(st.floats(0, 1), max_size=6)
+)
+def test_the_answer_holds_until_the_next_change(
+    tree: Any, rng: random.Random, probes: list[float]
+) -> None:
     profile = _profile(rng)
     now_holds = c.evaluate(tree, profile, SCHEMA, NOW)
     due = next_change(tree, profile, SCHEMA, NOW)

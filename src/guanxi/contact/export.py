@@ -93,7 +93,7 @@ def csv_chunks(
                 writer.writerow(
                     [
                         *("" if v is None else v for v in values),
-                        *(_cell(custom.get(k)) for k in keys),
+                        *(cell(custom.get(k)) for k in keys),
                     ]
                 )
         yield header + buf.getvalue()
@@ -137,7 +137,8 @@ def write_file(
 _CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A value as a safe CSV cell."""
     if value is None:
         return ""
     text = ";".join(str(v) for v in value) if isinstance(value, list) else str(value)

@@ -1,16 +1,272 @@
-"""Placeholder."""
+"""Keeping dynamic segments current, incrementally.
+
+When a batch of events arrives (the reactor, last before journeys) only the batch's contacts
+are looked at, and only for the segments whose conditions those events can change: a segment
+counting ``page_view`` is not re-checked for an ``order``; one on tags is re-checked after a
+``tag_added``; one naming another segment after that one changed. The contacts are evaluated in
+memory (``conditions.evaluate`` over profiles loaded in bulk) and the differences written.
+
+Time moves windows without any event: for each contact evaluated, ``timing.next_change`` says
+when the answer may change, and a ``segment_timer`` row waits for that moment; the worker's
+timer task re-checks due rows the same way. No nightly rebuild: a full rebuild
+(``segment.build``) is a repair.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
+from pydantic import TypeAdapter
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from guanxi.db import bulk_insert
 from guanxi.event.records import Draft, Stored
+from guanxi.kit.ids import new_ids
+from guanxi.models import Segment, SegmentChange, SegmentMember, SegmentTimer
+from guanxi.segment import conditions, profiles, timing
+from guanxi.segment.conditions import (
+    AccountCond,
+    EventCond,
+    EventTimeCond,
+    FieldCond,
+    GradeCond,
+    ScoreCond,
+    SegmentCond,
+    TagCond,
+    walk,
+)
+from guanxi.segment.service import schema_for
+
+CONDITION: TypeAdapter[Any] = TypeAdapter(conditions.Condition)
+# events after which a contact's fields may differ (a form fills them, an identify call too)
+PROFILE_EVENTS = frozenset({"form_submit", "identify", "profile_updated", "stage_changed"})
+TIMER_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Live:
+    """A dynamic segment with its parsed condition."""
+
+    id: int
+    name: str
+    tree: Any
+
+    @property
+    def refers(self) -> set[int]:
+        return {int(n.segment) for n in walk(self.tree) if isinstance(n, SegmentCond)}
+
+
+def dynamic(session: Session, workspace_id: int) -> list[Live]:
+    """The workspace's dynamic segments, each after the segments it names."""
+    rows = session.execute(
+        select(Segment.id, Segment.name, Segment.condition).where(
+            Segment.workspace_id == workspace_id, Segment.kind == "dynamic"
+        )
+    ).all()
+    live = {r.id: Live(r.id, r.name, CONDITION.validate_python(r.condition)) for r in rows}
+    ordered: list[Live] = []
+    placed: set[int] = set()
+
+    def place(segment: Live, path: frozenset[int]) -> None:
+        if segment.id in placed or segment.id in path:  # a cycle is refused on save
+            return
+        for other in sorted(segment.refers):
+            if other in live:
+                place(live[other], path | {segment.id})
+        placed.add(segment.id)
+        ordered.append(segment)
+
+    for segment in live.values():
+        place(segment, frozenset())
+    return ordered
+
+
+def _touched_by(tree: Any, types: set[str]) -> bool:
+    """Can events of ``types`` change this condition's answer?"""
+    for node in walk(tree):
+        if isinstance(node, EventCond | EventTimeCond) and node.type in types:
+            return True
+        if isinstance(node, TagCond) and types & {"tag_added", "tag_removed"}:
+            return True
+        if isinstance(node, ScoreCond | GradeCond) and "score_changed" in types:
+            return True
+        if isinstance(node, FieldCond | AccountCond) and types & PROFILE_EVENTS:
+            return True
+    return False
+
+
+def write_changes(
+    session: Session,
+    workspace_id: int,
+    changes: Mapping[int, tuple[set[int], set[int]]],
+    names: Mapping[int, str],
+    cause: str,
+    now: datetime,
+    *,
+    emit: bool = True,
+) -> list[Draft]:
+    """Apply segment → (entered, exited) contact ids: members, history, counts; returns the
+    ``segment_entered``/``segment_exited`` events (unless ``emit`` is off: a first build)."""
+    ws = workspace_id
+    members: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    drafts: list[Draft] = []
+    for segment_id, (entered, exited) in sorted(changes.items()):
+        if not entered and not exited:
+            continue
+        if exited:
+            session.execute(
+                delete(SegmentMember).where(
+                    SegmentMember.workspace_id == ws,
+                    SegmentMember.segment_id == segment_id,
+                    SegmentMember.contact_id.in_(sorted(exited)),
+                )
+            )
+        members += [
+            {"workspace_id": ws, "segment_id": segment_id, "contact_id": c, "since": now}
+            for c in sorted(entered)
+        ]
+        session.execute(
+            update(Segment)
+            .where(Segment.workspace_id == ws, Segment.id == segment_id)
+            .values(member_count=Segment.member_count + len(entered) - len(exited))
+        )
+        for contact_id, came in [(c, True) for c in sorted(entered)] + [
+            (c, False) for c in sorted(exited)
+        ]:
+            history.append(
+                {
+                    "workspace_id": ws,
+                    "segment_id": segment_id,
+                    "contact_id": contact_id,
+                    "entered": came,
+                    "cause": cause,
+                    "at": now,
+                }
+            )
+            if emit:
+                drafts.append(
+                    Draft(
+                        contact_id=contact_id,
+                        type="segment_entered" if came else "segment_exited",
+                        occurred_at=now,
+                        properties={"segment_id": str(segment_id), "segment": names[segment_id]},
+                        source=cause,
+                    )
+                )
+    bulk_insert(session, SegmentMember, members)
+    for row, i in zip(history, new_ids(len(history)), strict=True):
+        row["id"] = i
+    bulk_insert(session, SegmentChange, history)
+    return drafts
+
+
+def set_timers(
+    session: Session, workspace_id: int, due: Mapping[tuple[int, int], datetime | None]
+) -> None:
+    """Replace the timers of these (segment, contact) pairs: a moment, or none."""
+    by_segment: dict[int, list[int]] = defaultdict(list)
+    for segment_id, contact_id in due:
+        by_segment[segment_id].append(contact_id)
+    for segment_id, contact_ids in by_segment.items():
+        session.execute(
+            delete(SegmentTimer).where(
+                SegmentTimer.workspace_id == workspace_id,
+                SegmentTimer.segment_id == segment_id,
+                SegmentTimer.contact_id.in_(sorted(contact_ids)),
+            )
+        )
+    bulk_insert(
+        session,
+        SegmentTimer,
+        [
+            {"workspace_id": workspace_id, "segment_id": s, "contact_id": c, "due_at": at}
+            for (s, c), at in sorted(due.items())
+            if at is not None
+        ],
+    )
+
+
+def refresh(
+    session: Session,
+    workspace_id: int,
+    segments: Sequence[Live],
+    contact_ids: Iterable[int],
+    cause: str,
+    now: datetime,
+) -> list[Draft]:
+    """Re-evaluate ``segments`` (in dependency order) for these contacts; write what changed
+    and the next timers; returns the entered/exited events."""
+    ids = sorted(set(contact_ids))
+    if not segments or not ids:
+        return []
+    ws = workspace_id
+    schema = schema_for(session, ws)
+    loaded = profiles.load(session, ws, ids, [s.tree for s in segments], schema, now)
+    held: dict[int, set[int]] = defaultdict(set)  # contact → segments it is in
+    for contact_id, segment_id in session.execute(
+        select(SegmentMember.contact_id, SegmentMember.segment_id).where(
+            SegmentMember.workspace_id == ws, SegmentMember.contact_id.in_(ids)
+        )
+    ):
+        held[contact_id].add(segment_id)
+    changes: dict[int, tuple[set[int], set[int]]] = {}
+    due: dict[tuple[int, int], datetime | None] = {}
+    for segment in segments:
+        entered: set[int] = set()
+        exited: set[int] = set()
+        for contact_id, profile in loaded.items():
+            now_in = {str(s) for s in held[contact_id]}
+            current = replace(profile, segments=frozenset(now_in))
+            matches = conditions.evaluate(segment.tree, current, schema, now)
+            was = segment.id in held[contact_id]
+            if matches and not was:
+                entered.add(contact_id)
+                held[contact_id].add(segment.id)
+            elif was and not matches:
+                exited.add(contact_id)
+                held[contact_id].discard(segment.id)
+            due[segment.id, contact_id] = timing.next_change(segment.tree, current, schema, now)
+        changes[segment.id] = (entered, exited)
+    # contacts no longer active (merged) are not in ``loaded``: their timers go
+    for segment in segments:
+        for contact_id in set(ids) - set(loaded):
+            due[segment.id, contact_id] = None
+    set_timers(session, ws, due)
+    return write_changes(session, ws, changes, {s.id: s.name for s in segments}, cause, now)
+
+
+def with_dependents(segments: Sequence[Live], hit: set[int]) -> list[Live]:
+    """The segments in ``hit`` and those naming them, however indirectly, in order."""
+    hit = set(hit)
+    for s in segments:  # dependency order: a segment comes after those it names
+        if s.refers & hit:
+            hit.add(s.id)
+    return [s for s in segments if s.id in hit]
+
+
+def affected(segments: Sequence[Live], types: set[str]) -> list[Live]:
+    """The segments these event types can change, and those that name them (in order)."""
+    return with_dependents(segments, {s.id for s in segments if _touched_by(s.tree, types)})
 
 
 def react(
     session: Session, workspace_id: int, events: Sequence[Stored], now: datetime
 ) -> list[Draft]:
-    return []
+    segments = dynamic(session, workspace_id)
+    if not segments:
+        return []
+    types = {e.type for e in events}
+    return refresh(
+        session,
+        workspace_id,
+        affected(segments, types),
+        {e.contact_id for e in events},
+        "event",
+        now,
+    )

@@ -118,3 +118,17 @@ def _first_flip(
             return high
         low = high
     return None
+
+
+def moves_with_time(tree: Any, schema: Schema) -> bool:
+    """Can this condition's answer change with no new data (so that members need timers)?"""
+    for node in walk(tree):
+        if isinstance(node, EventCond) and node.window.days is not None:
+            return True
+        if isinstance(node, EventTimeCond) and node.days_ago is not None:
+            return True
+        if isinstance(node, ScoreCond) and node.part != "fit":
+            models = _points_models(node.model, schema)
+            if any(schema.score_models[m].decay != "none" for m in models):
+                return True
+    return False

@@ -35,7 +35,12 @@ def mount(app: FastAPI) -> None:
     app.include_router(crm_pages.router, prefix="/app", include_in_schema=False)
     app.include_router(import_pages.router, prefix="/app", include_in_schema=False)
     app.include_router(event_pages.router, prefix="/app", include_in_schema=False)
-    for segments in (tag_pages, scoring_pages, lifecycle_pages, segment_pages):  # the segments module
+    for segments in (
+        tag_pages,
+        scoring_pages,
+        lifecycle_pages,
+        segment_pages,
+    ):  # the segments module
         app.include_router(segments.router, prefix="/app", include_in_schema=False)
     app.add_exception_handler(LoginRequired, on_login_required)
     app.state.render_error = render_error

@@ -1,0 +1,214 @@
+"""Dynamic segments kept current incrementally (S6): events move a contact into a behavioural
+segment at once and, when the clock passes the window, a timer moves it out again with no
+rebuild; entries and exits are on the timeline and in the history; a segment naming another
+follows it in the same pass; a condition that leads back to itself is refused."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from guanxi.db import transaction
+from guanxi.kit.clock import utcnow
+from guanxi.models import Segment, SegmentChange, SegmentMember, SegmentTimer
+from guanxi.segment import timers
+from guanxi.segment.timing import TICK
+from tests.factories import Tenant, make_tenant
+
+PRICING_TWICE = {
+    "kind": "event",
+    "type": "page_view",
+    "where": [{"property": "url", "op": "contains", "value": "/pricing"}],
+    "window": {"days": 14},
+    "op": "gte",
+    "value": 2,
+}
+
+
+def api(client: TestClient, tenant: Tenant, method: str, url: str, **kw: Any) -> Any:
+    r = client.request(method, f"/api/v1{url}", headers=tenant.admin.auth, **kw)
+    assert r.status_code < 300, r.text
+    return r.json() if r.content else None
+
+
+def view(email: str, days_ago: float, key: str) -> dict[str, Any]:
+    return {
+        "type": "page_view",
+        "occurred_at": (utcnow() - timedelta(days=days_ago)).isoformat(),
+        "properties": {"url": "https://acme.cn/pricing"},
+        "identities": [{"kind": "email", "value": email}],
+        "idempotency_key": key,
+    }
+
+
+def timeline_types(client: TestClient, tenant: Tenant, contact_id: str) -> list[str]:
+    items = api(client, tenant, "GET", f"/contacts/{contact_id}/timeline?limit=100")["items"]
+    return [e["type"] for e in items]
+
+
+def test_events_move_a_contact_in_and_time_moves_it_out(app: FastAPI) -> None:
+    tenant, client = make_tenant(app), TestClient(app)
+    hot = api(client, tenant, "POST", "/segments", json={"name": "Hot", "condition": PRICING_TWICE})
+    # a segment over the first one follows it in the same pass
+    not_hot = api(
+        client,
+        tenant,
+        "POST",
+        "/segments",
+        json={
+            "name": "Not hot",
+            "condition": {"kind": "segment", "segment": hot["id"], "op": "not_in"},
+        },
+    )
+    contact = api(client, tenant, "POST", "/contacts", json={"name": "李雷", "email": "li@acme.cn"})
+    api(client, tenant, "POST", "/events/batch", json={"events": [view("li@acme.cn", 10, "v1")]})
+    members = api(client, tenant, "GET", f"/segments/{hot['id']}/members")["items"]
+    assert members == []  # once is not twice
+
+    api(client, tenant, "POST", "/events/batch", json={"events": [view("li@acme.cn", 0.01, "v2")]})
+    members = api(client, tenant, "GET", f"/segments/{hot['id']}/members")["items"]
+    assert [m["id"] for m in members] == [contact["id"]]
+    assert api(client, tenant, "GET", f"/segments/{hot['id']}")["member_count"] == 1
+    assert "segment_entered" in timeline_types(client, tenant, contact["id"])
+    not_hot_members = api(client, tenant, "GET", f"/segments/{not_hot['id']}/members")["items"]
+    assert contact["id"] not in [m["id"] for m in not_hot_members]
+
+    # the timer waits for the older view to leave the window: no rebuild, no nightly job
+    with tenant.session() as s:
+        due = s.scalar(
+            select(SegmentTimer.due_at).where(
+                SegmentTimer.workspace_id == tenant.workspace_id,
+                SegmentTimer.segment_id == int(hot["id"]),
+            )
+        )
+    assert due is not None
+    expected = utcnow() - timedelta(days=10) + timedelta(days=14)
+    assert abs(due - expected) < timedelta(minutes=1)
+
+    with transaction(app.state.sessionmaker) as s:  # a moment early: nothing changes
+        timers.run_due(s, due - timedelta(minutes=5))
+    assert len(api(client, tenant, "GET", f"/segments/{hot['id']}/members")["items"]) == 1
+
+    with transaction(app.state.sessionmaker) as s:
+        timers.run_due(s, due + TICK)
+    assert api(client, tenant, "GET", f"/segments/{hot['id']}/members")["items"] == []
+    assert api(client, tenant, "GET", f"/segments/{hot['id']}")["member_count"] == 0
+    not_hot_members = api(client, tenant, "GET", f"/segments/{not_hot['id']}/members")["items"]
+    assert [m["id"] for m in not_hot_members] == [contact["id"]]
+    types = timeline_types(client, tenant, contact["id"])
+    assert "segment_exited" in types
+    with tenant.session() as s:
+        causes = s.execute(
+            select(SegmentChange.entered, SegmentChange.cause)
+            .where(
+                SegmentChange.workspace_id == tenant.workspace_id,
+                SegmentChange.segment_id == int(hot["id"]),
+            )
+            .order_by(SegmentChange.at)
+        ).all()
+        assert [tuple(c) for c in causes] == [(True, "event"), (False, "timer")]
+        # the last view leaves in 14 days: a timer waits for it too
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(SegmentTimer)
+                .where(
+                    SegmentTimer.workspace_id == tenant.workspace_id,
+                    SegmentTimer.segment_id == int(hot["id"]),
+                )
+            )
+            == 1
+        )
+    history = api(client, tenant, "GET", f"/segments/{hot['id']}/history?days=30")
+    assert sum(d["entered"] for d in history) == 1
+    assert sum(d["exited"] for d in history) == 0  # the exit is in the future of the real clock
+
+
+def test_a_condition_leading_back_to_itself_is_refused(app: FastAPI) -> None:
+    tenant, client = make_tenant(app), TestClient(app)
+    a = api(client, tenant, "POST", "/segments", json={"name": "A", "condition": PRICING_TWICE})
+    b = api(
+        client,
+        tenant,
+        "POST",
+        "/segments",
+        json={"name": "B", "condition": {"kind": "segment", "segment": a["id"]}},
+    )
+    r = client.put(
+        f"/api/v1/segments/{a['id']}",
+        json={"name": "A", "condition": {"kind": "segment", "segment": b["id"]}},
+        headers=tenant.admin.auth,
+    )
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "segment_cycle"
+    with tenant.session() as s:  # nothing written
+        stored = s.get(Segment, (tenant.workspace_id, int(a["id"])))
+        assert stored is not None
+        assert stored.condition["kind"] == "event"
+        assert stored.refers_to == []
+    r = client.delete(f"/api/v1/segments/{a['id']}", headers=tenant.admin.auth)
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "segment_in_use")
+
+
+def test_a_static_list_and_the_repair_rebuild(app: FastAPI) -> None:
+    tenant, client = make_tenant(app), TestClient(app)
+    people = [
+        api(
+            client,
+            tenant,
+            "POST",
+            "/contacts",
+            json={"name": f"p{i}", "city": "上海" if i % 2 else "北京"},
+        )["id"]
+        for i in range(4)
+    ]
+    vip = api(client, tenant, "POST", "/segments", json={"name": "VIP", "kind": "static"})
+    assert api(
+        client, tenant, "POST", f"/segments/{vip['id']}/members", json={"contact_ids": people[:3]}
+    ) == {"added": 3, "removed": 0}
+    again = api(
+        client, tenant, "POST", f"/segments/{vip['id']}/members", json={"contact_ids": people[:3]}
+    )
+    assert again["added"] == 0
+    gone = api(
+        client,
+        tenant,
+        "POST",
+        f"/segments/{vip['id']}/members/remove",
+        json={"contact_ids": [people[0]]},
+    )
+    assert gone["removed"] == 1
+    assert api(client, tenant, "GET", f"/segments/{vip['id']}")["member_count"] == 2
+
+    shanghai = api(
+        client,
+        tenant,
+        "POST",
+        "/segments",
+        json={
+            "name": "上海",
+            "condition": {"kind": "field", "field": "city", "op": "eq", "value": "上海"},
+        },
+    )
+    assert api(client, tenant, "GET", f"/segments/{shanghai['id']}")["member_count"] == 2
+    with tenant.session() as s:  # damage: a member lost
+        s.query(SegmentMember).filter(
+            SegmentMember.workspace_id == tenant.workspace_id,
+            SegmentMember.segment_id == int(shanghai["id"]),
+            SegmentMember.contact_id == int(people[1]),
+        ).delete()
+        s.commit()
+    api(client, tenant, "POST", f"/segments/{shanghai['id']}/rebuild")
+    members = api(client, tenant, "GET", f"/segments/{shanghai['id']}/members")["items"]
+    assert sorted(m["id"] for m in members) == sorted([people[1], people[3]])
+    # a dynamic segment's members are not added by hand
+    r = client.post(
+        f"/api/v1/segments/{shanghai['id']}/members",
+        json={"contact_ids": [people[0]]},
+        headers=tenant.admin.auth,
+    )
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "segment_not_static")
