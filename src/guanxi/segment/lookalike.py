@@ -2,7 +2,8 @@
 
 What marks the seed is found by lift: a tag, a field value (city, province, country, gender,
 source, stage) or a behaviour (an event type done in the last 90 days) that the seed's members
-have much more often than the workspace's contacts as a whole. Each such trait weighs the log of
+have much more often than the workspace's contacts as a whole (guanxi's own facts — a
+segment entered, a score changed — are not behaviour). Each such trait weighs the log of
 its lift; a contact's similarity is the weight of the traits it has over the weight of them all.
 Traits are leaves of the condition language, so one SQL statement (``compile_sql``) ranks every
 contact, set-based.
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from guanxi.auth.principal import Principal
 from guanxi.contact import service as contacts
+from guanxi.event import catalogue
 from guanxi.models import Contact, ContactTag, Event, SegmentMember
 from guanxi.segment.conditions import EventCond, FieldCond, TagCond, Window
 from guanxi.segment.manage import get
@@ -27,6 +29,8 @@ from guanxi.segment.sql import compile_sql
 
 FIELDS = ("city", "province", "country", "gender", "source", "stage")
 BEHAVIOUR_DAYS = 90
+# guanxi's own facts are not behaviour (and entering the seed would mark every member)
+INTERNAL = sorted(name for name, spec in catalogue.BUILTIN.items() if spec.internal)
 TRAITS = 20  # the strongest traits kept
 MIN_SUPPORT = 0.1  # a trait at least a tenth of the seed shares
 
@@ -69,6 +73,7 @@ def _traits(session: Session, ws: int, segment_id: int, now: datetime) -> list[t
         Event.contact_id,
         Event.workspace_id == ws,
         Event.occurred_at >= now - timedelta(days=BEHAVIOUR_DAYS),
+        Event.type.not_in(INTERNAL),
     )
     found += [
         (EventCond(type=t, window=Window(days=BEHAVIOUR_DAYS)), n, total) for t, n, total in recent
