@@ -27,9 +27,22 @@ from tests.segment.test_conditions import (
 )
 
 EXAMPLES = 500
+
+
+@st.composite
+def moving_event(draw: st.DrawFn) -> c.EventCond:
+    """A count in the last N days: the window every behavioural segment has."""
+    return c.EventCond(
+        type=draw(st.sampled_from(TYPES)),
+        window=c.Window(days=draw(st.sampled_from([1, 7, 14]))),
+        op=draw(st.sampled_from(["gte", "lt", "eq"])),
+        value=draw(st.sampled_from([1, 2])),
+    )
+
+
 # mostly the leaves that move with time, mixed with some that do not
 TREES = st.recursive(
-    st.one_of(leaf_event(), leaf_event_time(), leaf_profile(), leaf_field()),
+    st.one_of(moving_event(), leaf_event(), leaf_event_time(), leaf_profile(), leaf_field()),
     lambda children: st.one_of(
         st.builds(lambda xs: c.And(all=tuple(xs)), st.lists(children, min_size=1, max_size=3)),
         st.builds(lambda xs: c.Or(any=tuple(xs)), st.lists(children, min_size=1, max_size=3)),
@@ -74,6 +87,7 @@ TIMED: list[bool] = []
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     database=None,
+    derandomize=True,  # the same examples every run: the count below is stable
 )
 @given(
     tree=TREES, rng=st.randoms(use_true_random=False), probes=st.lists(st.floats(0, 1), max_size=6)
@@ -96,7 +110,8 @@ def test_the_answer_holds_until_the_next_change(
 def test_the_random_trees_set_timers_often() -> None:
     TIMED.clear()
     test_the_answer_holds_until_the_next_change()
-    assert sum(TIMED) > len(TIMED) // 10  # the property above is not about fixed answers only
+    print(f"{sum(TIMED)} of {len(TIMED)} examples set a timer")
+    assert sum(TIMED) > len(TIMED) // 4  # the property above is not about fixed answers only
 
 
 def test_a_window_is_rechecked_as_its_oldest_event_leaves() -> None:

@@ -20,6 +20,7 @@ from guanxi.event.records import Draft, Stored
 from guanxi.lifecycle import rules as lifecycle
 from guanxi.scoring import engine as scoring
 from guanxi.segment import membership as segments
+from guanxi.segment.service import SCHEMA_CACHE
 from guanxi.tag import rules as tag_rules
 
 Reactor = Callable[[Session, int, Sequence[Stored], datetime], list[Draft]]
@@ -40,6 +41,10 @@ def run(
 ) -> list[Draft]:
     """Run every reactor on ``events``; returns what they derived, to be stored next."""
     derived: list[Draft] = []
-    for _, reactor in REACTORS:
-        derived += reactor(session, workspace_id, events, now)
+    session.info[SCHEMA_CACHE] = {}  # one reading of the workspace's schema for every reactor
+    try:
+        for _, reactor in REACTORS:
+            derived += reactor(session, workspace_id, events, now)
+    finally:
+        session.info.pop(SCHEMA_CACHE, None)
     return derived

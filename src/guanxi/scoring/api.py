@@ -6,10 +6,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from guanxi.http.deps import DB, Actor, Listing
+from guanxi.http.errors import errors
 from guanxi.kit.clock import utcnow
 from guanxi.kit.page import Page
 from guanxi.kit.schema import Id
-from guanxi.scoring import service
+from guanxi.scoring import scores, service
 from guanxi.scoring.schemas import (
     AccountScoreOut,
     ModelIn,
@@ -30,10 +31,10 @@ def list_models(actor: Actor, session: DB) -> list[ModelOut]:
     return [ModelOut.model_validate(m) for m in service.list_models(session, actor)]
 
 
-@router.post("/scoring/models", response_model=ModelOut, status_code=201)
+@router.post("/scoring/models", response_model=ModelOut, status_code=201, responses=errors(404))
 def create_model(data: ModelIn, actor: Actor, session: DB) -> ModelOut:
     """A scoring model. Several may run side by side (engagement, fit, product interest …); a
-    combined model weighs others into one score."""
+    combined model weighs others into one score (404 when a weight names an unknown model)."""
     return ModelOut.model_validate(service.create_model(session, actor, data, utcnow()))
 
 
@@ -50,7 +51,8 @@ def update_model(model_id: Id, data: ModelIn, actor: Actor, session: DB) -> Mode
 
 @router.delete("/scoring/models/{model_id}", status_code=204)
 def delete_model(model_id: Id, actor: Actor, session: DB) -> Response:
-    """Refused (409 ``scoring_model_in_use``) while a combined model weighs it."""
+    """Refused (409 ``scoring_model_in_use``) while a combined model weighs it or a rule, a
+    segment or a lifecycle stage reads its score."""
     service.delete_model(session, actor, model_id)
     return Response(status_code=204)
 
@@ -81,7 +83,7 @@ def delete_rule(rule_id: Id, actor: Actor, session: DB) -> Response:
 def preview(model_id: Id, data: PreviewIn, actor: Actor, session: DB) -> PreviewOut:
     """What would this contact score under these rules? Its events are replayed in memory
     under the rules given (or the saved ones); nothing is written."""
-    return PreviewOut.model_validate(service.preview(session, actor, model_id, data, utcnow()))
+    return PreviewOut.model_validate(scores.preview(session, actor, model_id, data, utcnow()))
 
 
 @router.get("/contacts/{contact_id}/scores", response_model=list[ScoreOut])
@@ -89,7 +91,7 @@ def contact_scores(contact_id: Id, actor: Actor, session: DB) -> list[ScoreOut]:
     """The contact's score now in every model: engagement (after decay), fit, and fit grade."""
     return [
         ScoreOut.model_validate(s)
-        for s in service.contact_scores(session, actor, contact_id, utcnow())
+        for s in scores.contact_scores(session, actor, contact_id, utcnow())
     ]
 
 
@@ -98,7 +100,7 @@ def ledger(
     contact_id: Id, model_id: Id, listing: Listing, actor: Actor, session: DB
 ) -> Page[PointOut]:
     """The score's history: every point earned or lost, newest first, and its worth now."""
-    rows, cursor = service.ledger(
+    rows, cursor = scores.ledger(
         session, actor, contact_id, model_id, utcnow(), listing.limit, listing.cursor
     )
     return Page(items=[PointOut.model_validate(r) for r in rows], next_cursor=cursor)
@@ -109,5 +111,5 @@ def account_scores(account_id: Id, actor: Actor, session: DB) -> list[AccountSco
     """The account's score in every model: its contacts' rolled up, plus account fit."""
     return [
         AccountScoreOut.model_validate(s)
-        for s in service.account_scores(session, actor, account_id, utcnow())
+        for s in scores.account_scores(session, actor, account_id, utcnow())
     ]

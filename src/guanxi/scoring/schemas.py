@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from guanxi.errors import InvalidValue
+from guanxi.i18n import N_
 from guanxi.kit.schema import Id
 from guanxi.segment.conditions import Condition, PropFilter
 
@@ -23,7 +25,7 @@ class Grades(BaseModel):
     @model_validator(mode="after")
     def _descending(self) -> Grades:
         if not self.A >= self.B >= self.C:
-            raise ValueError("grade thresholds go down from A to C")
+            raise InvalidValue(N_("grade thresholds go down from A to C"))
         return self
 
 
@@ -49,11 +51,11 @@ class ModelIn(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> ModelIn:
         if (self.decay == "none") != (self.decay_days is None):
-            raise ValueError("decay_days goes with a decay, and only with one")
+            raise InvalidValue(N_("decay_days goes with a decay, and only with one"))
         if (self.kind == "combined") != bool(self.weights):
-            raise ValueError("a combined model has weights, a points model none")
+            raise InvalidValue(N_("a combined model has weights, a points model none"))
         if self.kind == "combined" and self.decay != "none":
-            raise ValueError("a combined model decays as its models do")
+            raise InvalidValue(N_("a combined model decays as its models do"))
         return self
 
 
@@ -94,14 +96,14 @@ class RuleIn(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> RuleIn:
         if self.points == 0:
-            raise ValueError("a rule gives or takes points: not 0")
+            raise InvalidValue(N_("a rule gives or takes points: not 0"))
         if self.kind == "engagement":
             if self.event_type is None or self.condition is not None:
-                raise ValueError("an engagement rule names an event type and no condition")
+                raise InvalidValue(N_("an engagement rule names an event type and no condition"))
             if (self.cap is None) != (self.cap_days is None):
-                raise ValueError("a cap goes with its period in days")
+                raise InvalidValue(N_("a cap goes with its period in days"))
         elif self.condition is None or self.event_type or self.where or self.cap:
-            raise ValueError("a fit rule has a condition and nothing about events")
+            raise InvalidValue(N_("a fit rule has a condition and nothing about events"))
         return self
 
 

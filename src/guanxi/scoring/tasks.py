@@ -18,16 +18,20 @@ CHUNK = 500
 
 @handler(RESCORE)
 def rescore(context: JobContext) -> str:
-    """Progress: ``after`` (the last contact id scored) and ``done`` (how many)."""
+    """Progress: ``after`` (the last contact id scored), ``done`` (how many) and ``version``
+    (the model's when the job began: a rule changed later queues another job, so only this
+    version is known to be everyone's when the job ends)."""
     ws, model_id = context.workspace_id, int(context.payload["model_id"])
     after = int(context.progress.get("after", 0))
     done = int(context.progress.get("done", 0))
+    version = context.progress.get("version")
     while True:
         with transaction(context.factory) as session:
             model = session.get(ScoreModel, (ws, model_id))
             if model is None:
                 return "done"  # deleted meanwhile: nothing left to score
-            version = model.version
+            if version is None:
+                version = model.version
             ids = list(
                 session.scalars(
                     select(Contact.id)
@@ -39,9 +43,9 @@ def rescore(context: JobContext) -> str:
                 )
             )
             if not ids:
-                model.scored_version = version
+                model.scored_version = max(model.scored_version, int(version))
                 return "done"
             rules = engine.load_rules(session, ws, [model_id])
             rescore_contacts(session, ws, rules, ids, utcnow())
             after, done = ids[-1], done + len(ids)
-            context.checkpoint({"after": after, "done": done}, session)
+            context.checkpoint({"after": after, "done": done, "version": version}, session)

@@ -28,7 +28,22 @@ class InvalidCondition(GuanxiError):
     message = N_("The condition cannot be used: {reason}")
 
 
+SCHEMA_CACHE = "segment_schema"  # session.info key: set while the reactors run on a batch
+
+
 def schema_for(session: Session, workspace_id: int) -> conditions.Schema:
+    """What the workspace's conditions may name. While the reactor pipeline runs (nothing it
+    does creates fields, tags, models or segments) one answer serves every reactor."""
+    cache = session.info.get(SCHEMA_CACHE)
+    if cache is not None and workspace_id in cache:
+        return cache[workspace_id]  # type: ignore[no-any-return]
+    schema = _read_schema(session, workspace_id)
+    if cache is not None:
+        cache[workspace_id] = schema
+    return schema
+
+
+def _read_schema(session: Session, workspace_id: int) -> conditions.Schema:
     own = session.scalars(select(EventType.name).where(EventType.workspace_id == workspace_id))
     return conditions.Schema(
         contact_custom={

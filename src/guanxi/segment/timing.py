@@ -11,6 +11,7 @@ every moment before it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,24 +79,57 @@ def _score_change(
     breaks: list[datetime] = []
     half_lives = []
     for model, spec in specs:
-        if spec.decay == "half_life":
+        fact = profile.scores.get(model, decay.ScoreFact())
+        if spec.decay == "half_life" and fact.engagement:
             half_lives.append(spec.days or 1)
         elif spec.decay == "linear":
             span = timedelta(days=spec.days or 1)
-            fact = profile.scores.get(model, decay.ScoreFact())
             for at, _ in fact.points:
                 breaks += [at] if at > now else [at + span + TICK] if at + span >= now else []
     if half_lives:
         breaks.append(now + timedelta(days=HORIZON_HALF_LIVES * max(half_lives)))
     if not breaks:
-        return None
+        return None  # nothing decays: the score stays as it is
     end = min(breaks)
 
     def holds(at: datetime) -> bool:
         value = decay.part(node.model, node.part, schema.score_models, profile.scores, at)
         return compare("number", node.op, value, node.value)
 
+    if len(specs) == 1 and specs[0][1].decay == "half_life":
+        # one model decaying towards its fit: at most one crossing, solved, not searched for
+        guess = _crossing(node, specs[0][1], profile.scores.get(specs[0][0], decay.ScoreFact()))
+        if guess is None or guess <= now:
+            return None
+        found = _narrow(holds, now, guess)
+        if found is not None:
+            return found
     return _first_flip(holds, now, end) or end
+
+
+def _crossing(node: ScoreCond, spec: decay.ScoreSpec, fact: decay.ScoreFact) -> datetime | None:
+    """When ``A·2^(−t/h) (+ fit) = value`` for a half-life model, if ever."""
+    gap = node.value - (fact.fit if node.part == "score" else 0.0)
+    if not fact.engagement or gap / fact.engagement <= 0:
+        return None
+    days = (spec.days or 1) * math.log2(fact.engagement / gap)
+    return spec.epoch + timedelta(days=days) if abs(days) < 1e6 else None
+
+
+def _narrow(holds: Callable[[datetime], bool], start: datetime, guess: datetime) -> datetime | None:
+    """The exact first moment after ``start`` where ``holds`` changes, if it lies within a
+    second of ``guess`` and nothing changes before (``None`` otherwise)."""
+    state = holds(start)
+    low, high = max(start, guess - timedelta(seconds=1)), guess + timedelta(seconds=1)
+    if holds(low) != state or holds(high) == state:
+        return None
+    while high - low > TICK:
+        middle = low + (high - low) / 2
+        if holds(middle) == state:
+            low = middle
+        else:
+            high = middle
+    return high
 
 
 def _first_flip(
