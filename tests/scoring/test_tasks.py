@@ -5,13 +5,16 @@ queued, and ends quietly when its model was deleted."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from guanxi.models import Job, ScoreModel
+from guanxi.db import transaction
+from guanxi.kit.clock import utcnow
+from guanxi.models import ContactScore, Job, ScoreModel
 from guanxi.scoring import tasks
 from guanxi.worker.jobs import run_one
 from tests.factories import make_tenant
@@ -142,3 +145,39 @@ def test_a_deleted_model_ends_the_job_quietly(app: FastAPI) -> None:
     assert run_one(app.state.sessionmaker, app.state.settings.data_dir)
     job = rescore_jobs(api)[-1]
     assert (job.status, job.error, job.progress) == ("done", None, {})
+
+
+def test_rebase_moves_the_epoch_and_keeps_every_score(app: FastAPI) -> None:
+    """A one-day half-life 100 days after its epoch: the anchors are 2^100 times the points;
+    the daily rebase brings them back down and nobody's score moves."""
+    drain(app)
+    api = Api(app, make_tenant(app))
+    model = api.model(name="Fast", decay="half_life", decay_days=1)
+    api.rule(model, FORM)
+    drain(app)
+    with api.tenant.session() as s:  # as if the model were made 100 days ago
+        row = s.get(ScoreModel, (api.tenant.workspace_id, int(model["id"])))
+        assert row is not None
+        row.epoch -= timedelta(days=100)
+        s.commit()
+    who = api.contact("fast@acme.cn")
+    api.events(form("fast@acme.cn"))
+    before = api.scores(who)["Fast"]["score"]
+    assert before == 20.0
+    with transaction(app.state.sessionmaker) as s:
+        anchored = s.scalar(
+            select(ContactScore.engagement).where(ContactScore.contact_id == int(who))
+        )
+        assert anchored is not None
+        assert anchored > 2.0**99
+        tasks.rebase(s, utcnow())
+    with api.tenant.session() as s:
+        row = s.get(ScoreModel, (api.tenant.workspace_id, int(model["id"])))
+        assert row is not None
+        assert utcnow() - row.epoch < timedelta(days=1)
+        anchored = s.scalar(
+            select(ContactScore.engagement).where(ContactScore.contact_id == int(who))
+        )
+        assert anchored is not None
+        assert anchored < 40
+    assert api.scores(who)["Fast"]["score"] == before

@@ -69,6 +69,10 @@ def load_rules(
     )
     if model_ids is not None:
         stmt = stmt.where(ScoreModel.id.in_(list(model_ids)))
+    if session.get_bind().dialect.name == "postgresql":
+        # FOR SHARE: the epoch the anchors are computed with cannot move under this batch
+        # (``rebase`` takes these rows FOR UPDATE)
+        stmt = stmt.with_for_update(read=True)
     models = {m.id: m for m in session.scalars(stmt)}
     rules = Rules(models, [], defaultdict(list))
     if not models:

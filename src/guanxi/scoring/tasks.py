@@ -1,14 +1,24 @@
-"""The re-score job: after a model's rules change, every active contact of the workspace is
-scored afresh in that model, a chunk per checkpoint (a killed worker resumes after the last
-chunk it committed; until the job ends, contacts not reached yet keep their old score)."""
+"""The worker's scoring work.
+
+The re-score job: after a model's rules change, every active contact of the workspace is scored
+afresh in that model, a chunk per checkpoint (a killed worker resumes after the last chunk it
+committed; until the job ends, contacts not reached yet keep their old score).
+
+``rebase``, a daily task: a half-life model's anchored engagement (``guanxi.models.scoring``)
+doubles with every half-life between the model's epoch and the moment the points were earned;
+long before that could outgrow a float, the epoch moves forward by whole half-lives and every
+anchor of the model is halved as many times, in one UPDATE — the scores stay what they were."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from guanxi.db import transaction
 from guanxi.kit.clock import utcnow
-from guanxi.models import Contact, ScoreModel
+from guanxi.models import Contact, ContactScore, ScoreModel
 from guanxi.scoring import engine
 from guanxi.scoring.service import RESCORE, rescore_contacts
 from guanxi.worker.jobs import JobContext, handler
@@ -49,3 +59,27 @@ def rescore(context: JobContext) -> str:
             rescore_contacts(session, ws, rules, ids, utcnow())
             after, done = ids[-1], done + len(ids)
             context.checkpoint({"after": after, "done": done, "version": version}, session)
+
+
+REBASE_AFTER = 64  # half-lives since the epoch: anchors up to 2^64 times the points
+
+
+def rebase(session: Session, now: datetime) -> None:
+    for model in session.scalars(
+        select(ScoreModel)
+        .where(ScoreModel.decay == "half_life", ScoreModel.kind == "points")
+        .with_for_update()
+    ):
+        half_life = timedelta(days=model.decay_days or 1)
+        lives = int((now - model.epoch) / half_life)
+        if lives < REBASE_AFTER:
+            continue
+        session.execute(
+            update(ContactScore)
+            .where(
+                ContactScore.workspace_id == model.workspace_id,
+                ContactScore.model_id == model.id,
+            )
+            .values(engagement=ContactScore.engagement * 2.0**-lives)
+        )
+        model.epoch = model.epoch + half_life * lives
