@@ -39,6 +39,12 @@ def test_long_cells_are_cut_to_their_columns_and_the_import_finishes(app: FastAP
     tenant = make_tenant(app)
     client = TestClient(app)
     long = "城" * 300
+    r = client.post(  # the stage the cut cell names (a stage must exist to be imported)
+        "/api/v1/lifecycle/stages",
+        json={"key": "s" * 32, "name": "S"},
+        headers=tenant.admin.auth,
+    )
+    assert r.status_code == 201, r.text
     content = f"name,phone,city,stage,note\n{'名' * 300},13800000031,{long},{'s' * 100},{'x' * 200000}\n".encode()
     up = upload(client, tenant, content)
     job = start(

@@ -37,11 +37,13 @@ from guanxi.event import service as events
 from guanxi.event.schemas import EventOut
 from guanxi.http.deps import DB, Actor, Listing
 from guanxi.http.errors import errors
+from guanxi.identity import merging
 from guanxi.identity import repository as identities
 from guanxi.identity import service as resolution
 from guanxi.kit.clock import utcnow
 from guanxi.kit.page import Page
 from guanxi.kit.schema import Id
+from guanxi.lifecycle import service as lifecycle
 from guanxi.models import Job
 
 router = APIRouter(tags=["contacts"])
@@ -140,7 +142,12 @@ def _prepend(first: str, rest: Iterator[str]) -> Iterator[str]:
 def create_contact(data: ContactIn, actor: Actor, session: DB) -> ContactOut:
     """Create a contact. Identities already held by another contact are refused with 409
     ``identity_taken`` (its id in ``details``): use ``/identify`` to find-or-create and merge."""
-    contact = resolution.create_contact(session, actor, data, data.identities, utcnow())
+    now = utcnow()
+    if data.stage is not None:  # refused before anything is written
+        lifecycle.known(session, actor.workspace_id, data.stage)
+    fields = lifecycle.without_stage(data)
+    contact = resolution.create_contact(session, actor, fields, data.identities, now)
+    lifecycle.write_field(session, actor, contact, data.stage, now)
     return ContactOut.model_validate(contact)
 
 
@@ -179,9 +186,14 @@ def get_contact(contact_id: Id, actor: Actor, session: DB) -> Contact360:
 def update_contact(contact_id: Id, data: ContactPatch, actor: Actor, session: DB) -> ContactOut:
     """Change fields. A new email or phone also becomes an identity (409 if another contact has
     it); the old one stays among the identities."""
-    return ContactOut.model_validate(
-        resolution.update_contact(session, actor, contact_id, data.changes(), utcnow())
-    )
+    now = utcnow()
+    changes, stage = lifecycle.split_stage(data.changes())
+    if stage is not None:
+        lifecycle.known(session, actor.workspace_id, stage)
+    contact = resolution.update_contact(session, actor, contact_id, changes, now)
+    if "stage" in data.changes():
+        lifecycle.write_field(session, actor, contact, stage, now)
+    return ContactOut.model_validate(contact)
 
 
 @router.get("/contacts/{contact_id}/timeline", response_model=Page[EventOut])
@@ -237,15 +249,20 @@ def identify(data: IdentifyIn, actor: Actor, session: DB) -> IdentifyOut:
     one person (409 ``identity_conflict`` when they name different people), fill in attributes,
     and record events on the result. Channels, forms and integrations call this."""
     now = utcnow()
+    stage = data.attributes.stage
+    if stage is not None:
+        lifecycle.known(session, actor.workspace_id, stage)
     result = resolution.identify(
         session,
         actor,
         data.identities,
-        data.attributes,
+        lifecycle.without_stage(data.attributes),
         overwrite=data.overwrite,
         source=data.source,
         now=now,
     )
+    if stage is not None and (data.overwrite or result.contact.stage is None):
+        lifecycle.write_field(session, actor, result.contact, stage, now)
     recorded = events.record(
         session, actor.workspace_id, result.contact.id, data.events, source=data.source, now=now
     )
@@ -261,14 +278,14 @@ def identify(data: IdentifyIn, actor: Actor, session: DB) -> IdentifyOut:
 def merge(contact_id: Id, data: MergeIn, actor: Actor, session: DB) -> MergeOut:
     """Merge another contact into this one (this one survives); undo with ``/merges/{id}/undo``."""
     return MergeOut.model_validate(
-        resolution.merge_manual(session, actor, contact_id, data.other_id, utcnow())
+        merging.merge_manual(session, actor, contact_id, data.other_id, utcnow())
     )
 
 
 @router.post("/merges/{merge_id}/undo", response_model=MergeOut)
 def undo_merge(merge_id: Id, actor: Actor, session: DB) -> MergeOut:
     """Restore the merged contact with its identities, account links, events and fields."""
-    return MergeOut.model_validate(resolution.undo(session, actor, merge_id, utcnow()))
+    return MergeOut.model_validate(merging.undo(session, actor, merge_id, utcnow()))
 
 
 @router.get("/duplicates", response_model=Page[DuplicateOut])

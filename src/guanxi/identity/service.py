@@ -2,7 +2,7 @@
 
 Every entry point — the contacts API, identify calls from channels and forms, imports — hands a
 set of identities and attributes here. When identities prove that two contacts are one person,
-they are merged (``merge``); nothing is deleted, so ``undo`` restores both exactly.
+they are merged (``identity.merging``); nothing is deleted, so an undo restores both exactly.
 """
 
 from __future__ import annotations
@@ -12,39 +12,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from guanxi.auth.principal import Principal
 from guanxi.contact import service as contacts
-from guanxi.contact.schemas import STANDARD_FIELDS, ContactFields, IdentityIn
+from guanxi.contact.schemas import ContactFields, IdentityIn
 from guanxi.db import bulk_insert
 from guanxi.errors import Conflict, Forbidden, InvalidValue, NotFound
-from guanxi.event import touch
 from guanxi.i18n import N_
 from guanxi.identity import repository as repo
 from guanxi.identity import rules
+from guanxi.identity.merging import IdentityConflict as IdentityConflict
+from guanxi.identity.merging import contact_row, held_keys, merge
 from guanxi.identity.rules import ANONYMOUS, PROFILE_FIELD, Candidate, Key, Kind
 from guanxi.kit.ids import new_ids
-from guanxi.models import Contact, ContactAccount, ContactConsent, ContactMerge, Identity
+from guanxi.models import Contact, ContactMerge, Identity
 
 
 class IdentityTaken(Conflict):
     code = "identity_taken"
     message = N_("{kind} {value} already belongs to another contact.")
-
-
-class IdentityConflict(Conflict):
-    code = "identity_conflict"
-    message = N_(
-        "These identities belong to different people ({kinds}): the contacts were not merged."
-    )
-
-
-class MergeNotUndoable(Conflict):
-    code = "merge_not_undoable"
-    message = N_("This merge cannot be done or undone: {reason}")
 
 
 class WholeWorkspaceNeeded(Forbidden):
@@ -73,15 +61,11 @@ def keys_of(identities: Iterable[IdentityIn], values: Mapping[str, Any]) -> list
     return sorted(found)
 
 
-def _keys(identities: Iterable[Identity]) -> list[Key]:
-    return [Key(Kind(i.kind), i.namespace, i.value) for i in identities]
-
-
 def _attach(
     session: Session, contact: Contact, keys: Iterable[Key], source: str | None, now: datetime
 ) -> None:
     """Give ``contact`` the identities it lacks, and fill its email/phone from them."""
-    held = set(_keys(repo.of_contacts(session, contact.workspace_id, [contact.id])))
+    held = set(held_keys(repo.of_contacts(session, contact.workspace_id, [contact.id])))
     for k in keys:
         if k in held:
             continue
@@ -177,7 +161,9 @@ def add_identity(
         raise IdentityTaken(
             kind=k.kind.value, value=k.value, details={"contact_id": str(existing.contact_id)}
         )
-    clash = rules.conflicts(_keys(repo.of_contacts(session, actor.workspace_id, [contact.id])), [k])
+    clash = rules.conflicts(
+        held_keys(repo.of_contacts(session, actor.workspace_id, [contact.id])), [k]
+    )
     if clash:
         raise IdentityConflict(kinds=k.kind.value)
     _attach(session, contact, [k], "api", now)
@@ -199,7 +185,7 @@ def lookup(session: Session, workspace_id: int, keys: Iterable[Key]) -> dict[Key
 
 
 def identities_of(session: Session, workspace_id: int, contact_id: int) -> list[Key]:
-    return _keys(repo.of_contacts(session, workspace_id, [contact_id]))
+    return held_keys(repo.of_contacts(session, workspace_id, [contact_id]))
 
 
 def resolve(
@@ -248,11 +234,11 @@ def resolve(
     survivor = candidates[0]
     for other in candidates[1:]:
         survivor, _ = rules.survivor(survivor, other)
-    result = Resolution(_contact(session, workspace_id, survivor.id), created=False)
+    result = Resolution(contact_row(session, workspace_id, survivor.id), created=False)
     proof = ", ".join(f"{k.kind.value}" for k in sorted(found))
     for other in candidates:
         if other.id != survivor.id:
-            loser = _contact(session, workspace_id, other.id)
+            loser = contact_row(session, workspace_id, other.id)
             result.merges.append(
                 merge(
                     session,
@@ -351,13 +337,6 @@ def resolve_racing(
     raise AssertionError("unreachable")
 
 
-def _contact(session: Session, workspace_id: int, contact_id: int) -> Contact:
-    contact = session.get(Contact, (workspace_id, contact_id))
-    if contact is None:
-        raise NotFound(resource=N_("Contact"))
-    return contact
-
-
 def identify(
     session: Session,
     actor: Principal,
@@ -383,217 +362,3 @@ def identify(
         actor_id=actor.user_id,
         now=now,
     )
-
-
-# -- merging ---------------------------------------------------------------------------------
-
-
-def _standard(contact: Contact) -> dict[str, Any]:
-    return {name: getattr(contact, name) for name in STANDARD_FIELDS}
-
-
-def merge(
-    session: Session,
-    survivor: Contact,
-    merged: Contact,
-    reason: str,
-    actor_id: int | None,
-    now: datetime,
-    import_id: int | None = None,
-) -> ContactMerge:
-    """Merge ``merged`` into ``survivor``: identities, account links, empty fields, consent and
-    events move; ``merged`` stays as a record (status merged) and the log says what moved."""
-    ws = survivor.workspace_id
-    if survivor.id == merged.id or merged.status != "active" or survivor.status != "active":
-        raise MergeNotUndoable(reason=N_("both contacts must be distinct and active"))
-    theirs = repo.of_contacts(session, ws, [merged.id])
-    clash = rules.conflicts(_keys(repo.of_contacts(session, ws, [survivor.id])), _keys(theirs))
-    if clash:
-        raise IdentityConflict(
-            kinds=", ".join(sorted({k.kind.value for k in clash})),
-            details={"contact_ids": [str(survivor.id), str(merged.id)]},
-        )
-    repo.move_identities(session, ws, [i.id for i in theirs], survivor.id)
-
-    links = session.scalars(
-        select(ContactAccount).where(
-            ContactAccount.workspace_id == ws,
-            ContactAccount.contact_id.in_([survivor.id, merged.id]),
-        )
-    ).all()
-    have = {link.account_id for link in links if link.contact_id == survivor.id}
-    moved_accounts = []
-    for link in links:
-        if link.contact_id == merged.id and link.account_id not in have:
-            session.add(
-                ContactAccount(
-                    workspace_id=ws,
-                    contact_id=survivor.id,
-                    account_id=link.account_id,
-                    role=link.role,
-                    title=link.title,
-                    reports_to_id=link.reports_to_id,
-                    created_at=now,
-                )
-            )
-            moved_accounts.append(str(link.account_id))
-    reporting = session.scalars(
-        select(ContactAccount).where(
-            ContactAccount.workspace_id == ws, ContactAccount.reports_to_id == merged.id
-        )
-    ).all()
-    repointed = []
-    for r in reporting:
-        # the survivor never reports to itself (it may have reported to the merged contact)
-        r.reports_to_id = None if r.contact_id == survivor.id else survivor.id
-        repointed.append([str(r.account_id), str(r.contact_id)])
-
-    copied = rules.merge_fields(_standard(survivor), _standard(merged))
-    custom = rules.merge_fields(survivor.custom or {}, merged.custom or {})
-    contacts.apply(survivor, {**copied, "custom": custom}, overwrite=False, now=now)
-
-    consent = {c.channel for c in contacts.consents(session, ws, survivor.id)}
-    copied_consent = []
-    for row in contacts.consents(session, ws, merged.id):
-        if row.channel not in consent:
-            session.add(
-                ContactConsent(
-                    workspace_id=ws,
-                    contact_id=survivor.id,
-                    channel=row.channel,
-                    status=row.status,
-                    source=row.source,
-                    updated_at=row.updated_at,
-                )
-            )
-            copied_consent.append(row.channel)
-
-    repo.move_events(session, ws, from_contact=merged.id, to=survivor.id, origins=None)
-    touches = {"first_touch": survivor.first_touch, "last_touch": survivor.last_touch}
-    survivor.first_touch = touch.first(survivor.first_touch, merged.first_touch)
-    survivor.last_touch = touch.last(merged.last_touch, survivor.last_touch)
-    merged.status, merged.merged_into_id, merged.updated_at = "merged", survivor.id, now
-    log = ContactMerge(
-        workspace_id=ws,
-        survivor_id=survivor.id,
-        merged_id=merged.id,
-        reason=reason[:255],
-        actor_id=actor_id,
-        import_id=import_id,
-        moved={
-            "identities": [str(i.id) for i in theirs],
-            "accounts": moved_accounts,
-            "reports_to": repointed,
-            "fields": {k: (str(v) if k == "owner_id" else v) for k, v in copied.items()},
-            "custom": custom,
-            "consent": copied_consent,
-            "touches": touches,
-        },
-        created_at=now,
-    )
-    session.add(log)
-    session.flush()
-    return log
-
-
-def merge_manual(
-    session: Session, actor: Principal, survivor_id: int, other_id: int, now: datetime
-) -> ContactMerge:
-    """A person decided these are one (the duplicates screen): ``survivor_id`` survives."""
-    survivor = contacts.get(session, actor, survivor_id, write=True)
-    other = contacts.get(session, actor, other_id, write=True)
-    return merge(session, survivor, other, "manual", actor.user_id, now)
-
-
-def list_merges(session: Session, actor: Principal, contact_id: int) -> Sequence[ContactMerge]:
-    contact = contacts.get(session, actor, contact_id)
-    return repo.merges_of(session, actor.workspace_id, contact.id)
-
-
-def undo(session: Session, actor: Principal, merge_id: int, now: datetime) -> ContactMerge:
-    """Restore the merged contact: its identities, links, events (by origin, including those of
-    contacts merged into it before) and the fields the merge filled and nobody changed since."""
-    actor.require("contacts:write")
-    ws = actor.workspace_id
-    log = session.get(ContactMerge, (ws, merge_id))
-    if log is None:
-        raise NotFound(resource=N_("Merge"))
-    contacts.get(session, actor, log.survivor_id)  # the survivor must be the actor's to see
-    return revert(session, log, actor.user_id, now)
-
-
-def revert(session: Session, log: ContactMerge, by: int | None, now: datetime) -> ContactMerge:
-    """Undo one merge (no permission check: the caller made it, or a cancelled import did)."""
-    ws = log.workspace_id
-    survivor = _contact(session, ws, log.survivor_id)
-    merged = _contact(session, ws, log.merged_id)
-    if log.undone_at is not None:
-        raise MergeNotUndoable(reason=N_("it was undone already"))
-    if survivor.status != "active":
-        raise MergeNotUndoable(
-            reason=N_("the surviving contact was merged again since; undo that first")
-        )
-    origins = {merged.id}
-    frontier = {merged.id}
-    while frontier:
-        frontier = repo.merged_into(session, ws, frontier) - origins
-        origins |= frontier
-    repo.move_events(session, ws, from_contact=survivor.id, to=merged.id, origins=origins)
-    identity_ids = [int(i) for i in log.moved.get("identities", [])]
-    still = session.scalars(
-        select(Identity.id).where(
-            Identity.workspace_id == ws,
-            Identity.id.in_(identity_ids),
-            Identity.contact_id == survivor.id,
-        )
-    ).all()
-    repo.move_identities(session, ws, list(still), merged.id)
-    for account_id in log.moved.get("accounts", []):
-        link = session.get(ContactAccount, (ws, survivor.id, int(account_id)))
-        if link is not None:
-            session.delete(link)
-    for account_id, contact_id in log.moved.get("reports_to", []):
-        session.execute(
-            update(ContactAccount)
-            .where(
-                ContactAccount.workspace_id == ws,
-                ContactAccount.account_id == int(account_id),
-                ContactAccount.contact_id == int(contact_id),
-                or_(
-                    ContactAccount.reports_to_id == survivor.id,
-                    ContactAccount.reports_to_id.is_(None),
-                ),
-            )
-            .values(reports_to_id=merged.id)
-        )
-    revert: dict[str, Any] = {}
-    for name, value in log.moved.get("fields", {}).items():
-        current = getattr(survivor, name)
-        if (str(current) if name == "owner_id" and current is not None else current) == value:
-            revert[name] = None
-    custom_revert = {
-        k: None
-        for k, v in log.moved.get("custom", {}).items()
-        if (survivor.custom or {}).get(k) == v
-    }
-    contacts.apply(survivor, {**revert, "custom": custom_revert}, overwrite=True, now=now)
-    for channel in log.moved.get("consent", []):
-        row = session.get(ContactConsent, (ws, survivor.id, channel))
-        theirs = session.get(ContactConsent, (ws, merged.id, channel))
-        if (
-            row is not None
-            and theirs is not None
-            and (row.status, row.updated_at) == (theirs.status, theirs.updated_at)
-        ):
-            session.delete(row)
-    before = log.moved.get("touches")
-    if before is not None:  # touches the merge brought over go back with their contact
-        for name in ("first_touch", "last_touch"):
-            if getattr(survivor, name) is not None and getattr(survivor, name) == getattr(
-                merged, name
-            ):
-                setattr(survivor, name, before[name])
-    merged.status, merged.merged_into_id, merged.updated_at = "active", None, now
-    log.undone_at, log.undone_by = now, by
-    session.flush()
-    return log

@@ -20,6 +20,7 @@ from guanxi.identity import rules
 from guanxi.identity.rules import Key, Kind
 from guanxi.importer.rows import Parsed, Problem, missing_required
 from guanxi.kit.ids import new_id, new_ids
+from guanxi.lifecycle import service as lifecycle
 from guanxi.models import Account, Contact, CustomField, Membership, User
 
 PROFILE = STANDARD_FIELDS
@@ -259,6 +260,9 @@ def plan(
                 existing[k] = overlay.keys[k]
     accounts.load(session, parsed)
     owners = _owners(session, workspace_id, parsed)
+    stages = (
+        lifecycle.peek(session, workspace_id) if any("stage" in r.values for r in parsed) else []
+    )
     pending: dict[Key, dict[str, Any]] = {}  # keys of contacts this batch creates
     matched_ids = set(existing.values())
     current = {cid: values for cid, values in overlay.values.items() if cid in matched_ids}
@@ -281,6 +285,20 @@ def plan(
         for cid in matched_ids:
             held[cid].extend(k for k in overlay.held.get(cid, ()) if k not in held[cid])
     for row in parsed:
+        if "stage" in row.values:
+            stage = lifecycle.find(stages, row.values["stage"])
+            if stage is None:
+                batch.problems.append(
+                    Problem(
+                        row.line,
+                        "stage",
+                        row.values["stage"],
+                        "unknown_stage",
+                        Message(N_("no such lifecycle stage")),
+                    )
+                )
+                continue
+            row.values["stage"] = stage.key
         if row.owner_email:
             if row.owner_email not in owners:
                 batch.problems.append(

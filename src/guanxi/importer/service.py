@@ -42,6 +42,7 @@ from guanxi.importer.plan import (
 from guanxi.importer.rows import Parsed, Problem, columns, parse
 from guanxi.importer.undo import cancel
 from guanxi.kit.clock import utcnow
+from guanxi.lifecycle import service as lifecycle
 from guanxi.models import (
     Account,
     Collision,
@@ -176,10 +177,12 @@ def write(
     now: datetime,
     language: Language,
     told: Told,
+    by: int | None = None,
 ) -> None:
     """Write a planned batch, in the session's transaction; problems are reported in
     ``language`` (the one the import was started in). Contacts of other owners whose values
-    the batch changes are collisions, once per contact and import; each owner is told once."""
+    the batch changes are collisions, once per contact and import; each owner is told once.
+    Stages the batch sets are moves made by ``by``, the member importing (cause import)."""
     counts = batch.counts
     _collisions(session, workspace_id, job_id, batch, now, told)
     bulk_insert(session, Account, batch.accounts)
@@ -260,6 +263,19 @@ def write(
         ],
     )
     counts.problems += sum(1 for p in batch.problems if p.reason != "duplicate")
+    lifecycle.record_import(session, workspace_id, _moves(batch), job_id, by, now)
+
+
+def _moves(batch: Batch) -> list[tuple[int, str | None, str]]:
+    """(contact, from, to) for every contact whose stage the batch sets or changes."""
+    before = {c["contact_id"]: c["before"].get("stage") for c in batch.changes}
+    found: list[tuple[int, str | None, str]] = [
+        (c["id"], None, c["stage"]) for c in batch.contacts if c.get("stage")
+    ]
+    for contact_id, values in batch.updates.items():
+        if values.get("stage") and values["stage"] != before.get(contact_id):
+            found.append((contact_id, before.get(contact_id), values["stage"]))
+    return found
 
 
 class Clash(Exception):
@@ -318,6 +334,7 @@ class Writer:
                     now,
                     context.payload.get("language", "zh_CN"),
                     self.told,
+                    Options.of(context.payload).by,
                 )
                 total = self.counts + batch.counts
                 cancel = context.checkpoint(

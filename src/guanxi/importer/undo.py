@@ -1,6 +1,7 @@
 """Cancelling an import: a compensating transaction that leaves the workspace as it was —
 merges the import made are reverted (newest first), what it created is deleted with its
-identities and links, the values it replaced are restored, its collisions forgotten."""
+identities and links, the values it replaced are restored (its stage moves with their history
+and events removed), its collisions forgotten."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from sqlalchemy import delete, select, update
 
 from guanxi.db import transaction
 from guanxi.errors import GuanxiError
-from guanxi.identity import service as resolution
+from guanxi.identity import merging
 from guanxi.importer.plan import Options
 from guanxi.kit.clock import utcnow
 from guanxi.models import (
@@ -17,8 +18,10 @@ from guanxi.models import (
     Contact,
     ContactAccount,
     ContactMerge,
+    Event,
     Identity,
     ImportChange,
+    StageChange,
 )
 from guanxi.worker import jobs
 from guanxi.worker.jobs import JobContext
@@ -49,7 +52,7 @@ def cancel(context: JobContext) -> str:
         ):
             try:
                 with session.begin_nested():
-                    resolution.revert(session, log, None, now)
+                    merging.revert(session, log, None, now)
             except GuanxiError:
                 kept.append(str(log.id))
         session.execute(
@@ -97,6 +100,21 @@ def cancel(context: JobContext) -> str:
         )
         session.execute(
             delete(ImportChange).where(ImportChange.workspace_id == ws, ImportChange.job_id == job)
+        )
+        # the stages it set: their history and their events (the values are restored above)
+        session.execute(
+            delete(StageChange).where(
+                StageChange.workspace_id == ws,
+                StageChange.cause == "import",
+                StageChange.note == f"import:{job}",
+            )
+        )
+        session.execute(
+            delete(Event).where(
+                Event.workspace_id == ws,
+                Event.type == "stage_changed",
+                Event.source == f"import:{job}",
+            )
         )
         session.execute(delete(Contact).where(Contact.workspace_id == ws, Contact.import_id == job))
         imported_accounts = select(Account.id).where(

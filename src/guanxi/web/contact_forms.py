@@ -1,6 +1,7 @@
 """Console forms to create and edit a contact: the standard fields and the workspace's custom
 fields, each with an input of its type. They go through the same services as the API, so the
-same rules (identities taken, collisions, validation) hold."""
+same rules (identities taken, collisions, validation) hold; a stage chosen here is a move
+through the lifecycle, in the contact's stage history."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from guanxi.errors import GuanxiError
 from guanxi.identity import service as resolution
 from guanxi.kit.clock import utcnow
 from guanxi.kit.schema import Id
+from guanxi.lifecycle import service as lifecycle
 from guanxi.models import Contact
 from guanxi.web.labels import GENDERS
 from guanxi.web.nav import MODULES
-from guanxi.web.render import failure, page
+from guanxi.web.render import failure, language_of, page
 from guanxi.web.session import Console, ConsoleDep, PostedForm
 
 router = APIRouter()
@@ -40,6 +42,8 @@ def _form(
     definitions = custom_fields.definitions(
         console.session, console.principal.workspace_id, "contact"
     )
+    stages = lifecycle.peek(console.session, console.principal.workspace_id)
+    language = language_of(request)
     return page(
         request,
         "contacts/form.html",
@@ -52,6 +56,7 @@ def _form(
         custom=custom,
         fields=sorted(definitions.values(), key=lambda f: f.label),
         genders=GENDERS,
+        stages=[(st.key, lifecycle.label(st, language)) for st in stages],
         **extra,
     )
 
@@ -95,11 +100,17 @@ def create_contact(request: Request, console: ConsoleDep, form: PostedForm) -> R
     console.principal.require("contacts:write")
     values, custom = _submitted(form, console)
     try:
+        now = utcnow()
         data = ContactIn(
             **{k: v for k, v in values.items() if v},
             custom={k: v for k, v in custom.items() if v not in ("", [])},
         )
-        contact = resolution.create_contact(console.session, console.principal, data, [], utcnow())
+        if data.stage is not None:
+            lifecycle.known(console.session, console.principal.workspace_id, data.stage)
+        contact = resolution.create_contact(
+            console.session, console.principal, lifecycle.without_stage(data), [], now
+        )
+        lifecycle.write_field(console.session, console.principal, contact, data.stage, now)
     except (GuanxiError, ValidationError) as exc:
         console.session.rollback()
         return _form(request, console, values, custom, **failure(request, exc))
@@ -129,7 +140,13 @@ def save_contact(
                 if _as_form(stored.get(k)) != v  # untouched values stay as stored
             },
         ).changes()
-        resolution.update_contact(console.session, console.principal, contact.id, changes, utcnow())
+        now = utcnow()
+        fields, stage = lifecycle.split_stage(changes)
+        if stage is not None:
+            lifecycle.known(console.session, console.principal.workspace_id, stage)
+        resolution.update_contact(console.session, console.principal, contact.id, fields, now)
+        if "stage" in changes:
+            lifecycle.write_field(console.session, console.principal, contact, stage, now)
     except (GuanxiError, ValidationError) as exc:
         console.session.rollback()
         return _form(request, console, values, custom, contact, **failure(request, exc))

@@ -12,8 +12,8 @@ from guanxi.contact import duplicates as duplicate_pairs
 from guanxi.contact import exports
 from guanxi.contact import service as contacts
 from guanxi.event import service as events
+from guanxi.identity import merging
 from guanxi.identity import repository as identities
-from guanxi.identity import service as resolution
 from guanxi.kit.clock import utcnow
 from guanxi.kit.schema import Id
 from guanxi.notification import service as notifications
@@ -115,13 +115,13 @@ def duplicates(request: Request, console: ConsoleDep) -> HTMLResponse:
 def merge_pair(
     console: ConsoleDep, keep: Annotated[Id, Form()], other: Annotated[Id, Form()]
 ) -> RedirectResponse:
-    resolution.merge_manual(console.session, console.principal, keep, other, utcnow())
+    merging.merge_manual(console.session, console.principal, keep, other, utcnow())
     return RedirectResponse("/app/duplicates", status_code=303)
 
 
 @router.post("/merges/{merge_id}/undo")
 def undo_merge(console: ConsoleDep, merge_id: Id) -> RedirectResponse:
-    log = resolution.undo(console.session, console.principal, merge_id, utcnow())
+    log = merging.undo(console.session, console.principal, merge_id, utcnow())
     return RedirectResponse(f"/app/contacts/{log.survivor_id}", status_code=303)
 
 

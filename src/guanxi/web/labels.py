@@ -26,6 +26,7 @@ PROBLEMS = {
     "invalid_value": N_("Invalid value"),
     "unknown_account": N_("Unknown account"),
     "unknown_owner": N_("Unknown owner"),
+    "unknown_stage": N_("Unknown lifecycle stage"),
     "duplicate": N_("Duplicate"),
     "matches_several": N_("Matches several contacts"),
     "identity_conflict": N_("Identity conflict"),

@@ -39,7 +39,7 @@ MODULES: tuple[Module, ...] = (
         "/app/events",
         "events:read",
     ),
-    Module("segments", N_("Segments"), N_("Tags, scores, lifecycle and segments"), None),
+    Module("segments", N_("Segments"), N_("Tags, scores, lifecycle and segments"), "/app/tags"),
     Module("journeys", N_("Journeys"), N_("Automation across channels"), None),
     Module("channels", N_("Channels"), N_("WeChat, WeCom, email, SMS, WhatsApp"), None),
     Module("content", N_("Content"), N_("Content, forms and campaigns"), None),

@@ -8,6 +8,7 @@ concurrently (set-based deletes and updates) and jobs resume from their checkpoi
 
 from __future__ import annotations
 
+import importlib
 import logging
 import signal
 import threading
@@ -23,11 +24,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from guanxi.auth.service import purge_expired_sessions
 from guanxi.db import transaction
 from guanxi.kit.clock import utcnow
+from guanxi.scoring import tasks as scoring_tasks
+from guanxi.segment import timers as segment_timers
 from guanxi.worker import jobs
 
 log = logging.getLogger("guanxi.worker")
 
 Task = Callable[[Session, datetime], None]
+JOB_MODULES = (
+    "guanxi.importer.tasks",
+    "guanxi.lifecycle.tasks",
+    "guanxi.scoring.tasks",
+    "guanxi.segment.build",
+)
 
 
 @dataclass
@@ -50,6 +59,8 @@ def default_schedule() -> list[Scheduled]:
     return [
         Scheduled("purge_expired_sessions", 3600, purge_expired_sessions),
         Scheduled("refresh_statistics", 3600, refresh_statistics),
+        Scheduled("segment_timers", 10, segment_timers.run_due),
+        Scheduled("rebase_scores", 86400, scoring_tasks.rebase),
     ]
 
 
@@ -84,8 +95,8 @@ def serve(
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-    import guanxi.importer.tasks  # noqa: F401  (registers the import job)
-    import guanxi.scoring.tasks  # noqa: F401  (registers the re-score job)
+    for module in JOB_MODULES:  # importing a module registers its job handlers
+        importlib.import_module(module)
 
     schedule = default_schedule()
     log.info(
