@@ -25,6 +25,7 @@ SELF_SERVICE = {
     ("post", "/api/v1/exports"),  # a read (a file of what one may see), started as a job
     ("post", "/api/v1/tracking/redirects"),  # a signed link: nothing is written
     ("post", "/api/v1/segments/preview"),  # a read (a count of what one may see)
+    ("post", "/api/v1/scoring/models/{model_id}/preview"),  # a read (what a contact would score)
 }
 SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/workspace": {"name": "Renamed"},
@@ -59,6 +60,36 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/content": {"title": "t", "body": "b"},
     "/api/v1/content/{content_id}": {"title": "t", "body": "b"},
     "/api/v1/content/{content_id}/links": {},
+    "/api/v1/tag-groups": {"name": "G"},
+    "/api/v1/tag-groups/{tag_group_id}": {"name": "G2"},
+    "/api/v1/tags": {"name": "T"},
+    "/api/v1/tags/{tag_id}": {"name": "T2"},
+    "/api/v1/tags/{tag_id}/contacts": {"contact_ids": ["1"]},
+    "/api/v1/contacts/{contact_id}/tags": {"tag_ids": ["1"]},
+    "/api/v1/tag-rules": {"name": "r", "tag_id": "1", "trigger": "code", "code": "x"},
+    "/api/v1/tag-rules/{tag_rule_id}": {"name": "r"},
+    "/api/v1/scoring/models": {"name": "M"},
+    "/api/v1/scoring/models/{model_id}": {"name": "M"},
+    "/api/v1/scoring/models/{model_id}/rules": {
+        "kind": "engagement",
+        "name": "r",
+        "event_type": "note",
+        "points": 1,
+    },
+    "/api/v1/scoring/rules/{rule_id}": {
+        "kind": "engagement",
+        "name": "r",
+        "event_type": "note",
+        "points": 1,
+    },
+    "/api/v1/lifecycle/stages": {"key": "x", "name": "X"},
+    "/api/v1/lifecycle/stages/{stage_id}": {"name": "Y"},
+    "/api/v1/lifecycle/order": {"keys": ["lead"]},
+    "/api/v1/contacts/{contact_id}/stage": {"stage": "lead"},
+    "/api/v1/segments": {"name": "S", "kind": "static"},
+    "/api/v1/segments/{segment_id}": {"name": "S", "kind": "static"},
+    "/api/v1/segments/{segment_id}/members": {"contact_ids": ["1"]},
+    "/api/v1/segments/{segment_id}/members/remove": {"contact_ids": ["1"]},
 }
 MULTIPART = {"/api/v1/imports/files": {"file": ("a.csv", b"email\nx@y.io\n", "text/csv")}}
 
@@ -86,6 +117,13 @@ def test_a_viewer_cannot_write_anywhere(app: FastAPI) -> None:
         "name": "webinar_poll",
         "form_id": 1,
         "content_id": 1,
+        "tag_group_id": 1,
+        "tag_id": 1,
+        "tag_rule_id": 1,
+        "model_id": 1,
+        "rule_id": 1,
+        "stage_id": 1,
+        "segment_id": 1,
     }
     client = TestClient(app)
     as_viewer = {"X-CSRF-Token": login(client, viewer.email)}  # a viewer works through a session

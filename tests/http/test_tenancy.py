@@ -36,6 +36,13 @@ ID_KINDS = {
     "name": "event_type",
     "form_id": "form",
     "content_id": "content",
+    "tag_group_id": "tag_group",
+    "tag_id": "tag",
+    "tag_rule_id": "tag_rule",
+    "model_id": "scoring_model",
+    "rule_id": "scoring_rule",
+    "stage_id": "stage",
+    "segment_id": "segment",
 }
 # A valid body for every operation with a path id and a request body.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -51,6 +58,30 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/api/v1/forms/{form_id}"): {"name": "f", "fields": [{"key": "email", "label": "e"}]},
     ("put", "/api/v1/content/{content_id}"): {"title": "t", "body": "b"},
     ("post", "/api/v1/content/{content_id}/links"): {},
+    ("patch", "/api/v1/tag-groups/{tag_group_id}"): {"name": "renamed"},
+    ("patch", "/api/v1/tags/{tag_id}"): {"name": "renamed"},
+    ("post", "/api/v1/tags/{tag_id}/contacts"): {"contact_ids": ["1"]},
+    ("post", "/api/v1/contacts/{contact_id}/tags"): {"tag_ids": ["1"]},
+    ("patch", "/api/v1/tag-rules/{tag_rule_id}"): {"enabled": False},
+    ("put", "/api/v1/scoring/models/{model_id}"): {"name": "renamed"},
+    ("post", "/api/v1/scoring/models/{model_id}/rules"): {
+        "kind": "engagement",
+        "name": "r",
+        "event_type": "note",
+        "points": 1,
+    },
+    ("put", "/api/v1/scoring/rules/{rule_id}"): {
+        "kind": "engagement",
+        "name": "r",
+        "event_type": "note",
+        "points": 1,
+    },
+    ("post", "/api/v1/scoring/models/{model_id}/preview"): {"contact_id": "1"},
+    ("patch", "/api/v1/lifecycle/stages/{stage_id}"): {"name": "renamed"},
+    ("post", "/api/v1/contacts/{contact_id}/stage"): {"stage": "lead"},
+    ("put", "/api/v1/segments/{segment_id}"): {"name": "renamed", "kind": "static"},
+    ("post", "/api/v1/segments/{segment_id}/members"): {"contact_ids": ["1"]},
+    ("post", "/api/v1/segments/{segment_id}/members/remove"): {"contact_ids": ["1"]},
 }
 
 
@@ -120,6 +151,31 @@ def victim_ids(victim: Tenant) -> dict[str, Any]:
     content = api.post(
         "/api/v1/content", json={"title": "Victim", "body": "text"}, headers=h
     ).json()
+    group = api.post("/api/v1/tag-groups", json={"name": "Victim group"}, headers=h).json()
+    tag = api.post(
+        "/api/v1/tags", json={"name": "Victim tag", "group_id": group["id"]}, headers=h
+    ).json()
+    api.post(f"/api/v1/contacts/{contact['id']}/tags", json={"tag_ids": [tag["id"]]}, headers=h)
+    tag_rule = api.post(
+        "/api/v1/tag-rules",
+        json={"name": "Victim rule", "tag_id": tag["id"], "trigger": "code", "code": "V"},
+        headers=h,
+    ).json()
+    model = api.post("/api/v1/scoring/models", json={"name": "Victim model"}, headers=h).json()
+    rule = api.post(
+        f"/api/v1/scoring/models/{model['id']}/rules",
+        json={"kind": "engagement", "name": "Notes", "event_type": "note", "points": 5},
+        headers=h,
+    ).json()
+    stage = api.get("/api/v1/lifecycle/stages", headers=h).json()["items"][0]
+    segment = api.post(
+        "/api/v1/segments", json={"name": "Victim list", "kind": "static"}, headers=h
+    ).json()
+    api.post(
+        f"/api/v1/segments/{segment['id']}/members",
+        json={"contact_ids": [contact["id"]]},
+        headers=h,
+    )
     with victim.session() as s:
         from guanxi.auth import repository
 
@@ -142,6 +198,13 @@ def victim_ids(victim: Tenant) -> dict[str, Any]:
             "event_type": "victim_type",
             "form": form["id"],
             "content": content["id"],
+            "tag_group": group["id"],
+            "tag": tag["id"],
+            "tag_rule": tag_rule["id"],
+            "scoring_model": model["id"],
+            "scoring_rule": rule["id"],
+            "stage": stage["id"],
+            "segment": segment["id"],
         }
 
 
@@ -158,6 +221,12 @@ def snapshot(victim: Tenant) -> str:
         client.get("/api/v1/event-types", headers=h).text,
         client.get("/api/v1/forms", headers=h).text,
         client.get("/api/v1/content", headers=h).text,
+        client.get("/api/v1/tag-groups", headers=h).text,
+        client.get("/api/v1/tags?limit=200", headers=h).text,
+        client.get("/api/v1/tag-rules?limit=200", headers=h).text,
+        client.get("/api/v1/scoring/models", headers=h).text,
+        client.get("/api/v1/lifecycle/stages", headers=h).text,
+        client.get("/api/v1/segments", headers=h).text,
         re.sub(
             r'"last_used_at":"[^"]*"',
             "",
