@@ -23,6 +23,10 @@ def test_the_tag_manager_shapes_groups_tags_and_rules(app: FastAPI) -> None:
     console = console_login(app, tenant.admin.email, "zh-CN")
     page = console.get("/app/tags").text
     assert 'data-testid="nav-segments"' in page
+    # the module's screens are listed under it, this one marked
+    for screen in ("segments", "scoring", "lifecycle"):
+        assert f'href="/app/{screen}" class="sub "' in page
+    assert 'href="/app/tags" class="sub current"' in page
     token = csrf_of(page)
 
     def post(path: str, **data: str) -> str:
@@ -132,6 +136,8 @@ def test_tag_a_contact_on_its_page(app: FastAPI, page: Page, dialect: str) -> No
     expect(page.locator('[data-testid="held-tag"]')).to_have_count(0)
     assert api.tags_of(contact) == []
     page.click('[data-testid="nav-segments"]')
+    expect(page.locator('[data-testid="page-title"]')).to_have_text("Segments")
+    page.click('[data-testid="nav-tags"]')
     expect(page.locator('[data-testid="page-title"]')).to_have_text("Tags")
     assert (
         TestClient(app)

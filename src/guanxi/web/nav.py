@@ -8,12 +8,22 @@ from guanxi.i18n import N_
 
 
 @dataclass(frozen=True)
+class Screen:
+    """A screen of a module, listed under it while the module is open."""
+
+    label: str
+    href: str
+    permission: str
+
+
+@dataclass(frozen=True)
 class Module:
     key: str
     label: str
     hint: str
     href: str | None  # None until the module has a screen
     permission: str | None = None
+    screens: tuple[Screen, ...] = ()
 
 
 MODULES: tuple[Module, ...] = (
@@ -39,7 +49,19 @@ MODULES: tuple[Module, ...] = (
         "/app/events",
         "events:read",
     ),
-    Module("segments", N_("Segments"), N_("Tags, scores, lifecycle and segments"), "/app/tags"),
+    Module(
+        "segments",
+        N_("Segments"),
+        N_("Tags, scores, lifecycle and segments"),
+        "/app/segments",
+        "segments:read",
+        screens=(
+            Screen(N_("Segments"), "/app/segments", "segments:read"),
+            Screen(N_("Tags"), "/app/tags", "tags:read"),
+            Screen(N_("Scoring"), "/app/scoring", "scoring:read"),
+            Screen(N_("Lifecycle"), "/app/lifecycle", "lifecycle:read"),
+        ),
+    ),
     Module("journeys", N_("Journeys"), N_("Automation across channels"), None),
     Module("channels", N_("Channels"), N_("WeChat, WeCom, email, SMS, WhatsApp"), None),
     Module("content", N_("Content"), N_("Content, forms and campaigns"), None),
