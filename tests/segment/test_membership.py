@@ -212,3 +212,31 @@ def test_a_static_list_and_the_repair_rebuild(app: FastAPI) -> None:
         headers=tenant.admin.auth,
     )
     assert (r.status_code, r.json()["error"]["code"]) == (409, "segment_not_static")
+
+
+def test_a_segment_exports_its_members(app: FastAPI) -> None:
+    tenant, client = make_tenant(app), TestClient(app)
+    people = [
+        api(client, tenant, "POST", "/contacts", json={"name": f"e{i}", "email": f"e{i}@acme.cn"})[
+            "id"
+        ]
+        for i in range(3)
+    ]
+    chosen = api(client, tenant, "POST", "/segments", json={"name": "Chosen", "kind": "static"})
+    api(
+        client,
+        tenant,
+        "POST",
+        f"/segments/{chosen['id']}/members",
+        json={"contact_ids": people[:2]},
+    )
+    listed = api(client, tenant, "GET", f"/contacts?segment_id={chosen['id']}")["items"]
+    assert sorted(c["id"] for c in listed) == sorted(people[:2])
+    r = client.get(
+        f"/api/v1/contacts/export.csv?segment_id={chosen['id']}", headers=tenant.admin.auth
+    )
+    assert r.status_code == 200
+    rows = r.text.lstrip("\ufeff").splitlines()[1:]
+    assert sorted(row.split(",")[0] for row in rows) == sorted(people[:2])
+    r = client.get("/api/v1/contacts?segment_id=1", headers=tenant.admin.auth)
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "not_found")

@@ -84,6 +84,7 @@ def list_contacts(
     stage: Annotated[str | None, Query(max_length=32)] = None,
     source: Annotated[str | None, Query(max_length=120)] = None,
     account_id: Annotated[Id | None, Query()] = None,
+    segment_id: Annotated[Id | None, Query(description="Members of this segment.")] = None,
     status: Literal["active", "merged"] = "active",
 ) -> Page[ContactOut]:
     """Contacts your data scope shows. Sort by ``created_at``, ``updated_at`` or ``name``; filter
@@ -96,6 +97,7 @@ def list_contacts(
         stage=stage,
         source=source,
         account_id=account_id,
+        segment_id=segment_id,
         status=status,
         custom=_custom_filters(request),
         sort=listing.sort,
@@ -114,15 +116,17 @@ def export_contacts(
     stage: Annotated[str | None, Query(max_length=32)] = None,
     source: Annotated[str | None, Query(max_length=120)] = None,
     account_id: Annotated[Id | None, Query()] = None,
+    segment_id: Annotated[Id | None, Query(description="Members of this segment.")] = None,
 ) -> StreamingResponse:
     """The contacts the list would show with the same filters, as CSV, streamed: any number of
-    rows, custom fields as ``custom.<key>`` columns."""
+    rows, custom fields as ``custom.<key>`` columns (a segment's export: ``segment_id``)."""
     filters = {
         "q": q or None,
         "owner_id": owner_id,
         "stage": stage or None,
         "source": source,
         "account_id": account_id,
+        "segment_id": segment_id,
         "status": "active",
         "custom": _custom_filters(request),
     }
@@ -375,6 +379,7 @@ class ExportIn(BaseModel):
     stage: str | None = Field(default=None, max_length=32)
     source: str | None = Field(default=None, max_length=120)
     account_id: Id | None = None
+    segment_id: Id | None = None
 
 
 class ExportOut(BaseModel):

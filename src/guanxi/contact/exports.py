@@ -69,6 +69,7 @@ def run(context: jobs.JobContext, data_dir: Path) -> str:
         "stage": None,
         "source": None,
         "account_id": None,
+        "segment_id": None,
         "status": "active",
         "custom": {},
         **context.payload["filters"],

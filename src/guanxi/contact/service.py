@@ -22,7 +22,14 @@ from guanxi.errors import InvalidValue, NotFound, ValidationFailed
 from guanxi.i18n import N_, Message
 from guanxi.kit.clock import utcnow
 from guanxi.kit.pagination import SortSpec, paginate
-from guanxi.models import Contact, ContactAccount, ContactConsent, CustomField
+from guanxi.models import (
+    Contact,
+    ContactAccount,
+    ContactConsent,
+    CustomField,
+    Segment,
+    SegmentMember,
+)
 from guanxi.workspace import members
 
 
@@ -78,6 +85,7 @@ def list_contacts(
     sort: str | None,
     limit: int,
     cursor: str | None,
+    segment_id: int | None = None,
 ) -> tuple[Sequence[Row[Any]], str | None]:
     actor.require("contacts:read")
     stmt = select(Contact).where(
@@ -103,6 +111,17 @@ def list_contacts(
                 select(ContactAccount.contact_id).where(
                     ContactAccount.workspace_id == actor.workspace_id,
                     ContactAccount.account_id == account_id,
+                )
+            )
+        )
+    if segment_id is not None:  # a segment's members (its export)
+        if session.get(Segment, (actor.workspace_id, segment_id)) is None:
+            raise NotFound(resource=N_("Segment"))
+        stmt = stmt.where(
+            Contact.id.in_(
+                select(SegmentMember.contact_id).where(
+                    SegmentMember.workspace_id == actor.workspace_id,
+                    SegmentMember.segment_id == segment_id,
                 )
             )
         )
