@@ -240,3 +240,31 @@ def test_a_segment_exports_its_members(app: FastAPI) -> None:
     assert sorted(row.split(",")[0] for row in rows) == sorted(people[:2])
     r = client.get("/api/v1/contacts?segment_id=1", headers=tenant.admin.auth)
     assert (r.status_code, r.json()["error"]["code"]) == (404, "not_found")
+
+
+def test_a_profile_change_moves_a_contact_between_segments(app: FastAPI) -> None:
+    tenant, client = make_tenant(app), TestClient(app)
+    city = {"kind": "field", "field": "city", "op": "eq", "value": "上海"}
+    shanghai = api(client, tenant, "POST", "/segments", json={"name": "上海", "condition": city})
+    model = api(client, tenant, "POST", "/scoring/models", json={"name": "Fit"})
+    api(
+        client,
+        tenant,
+        "POST",
+        f"/scoring/models/{model['id']}/rules",
+        json={"kind": "fit", "name": "上海", "condition": city, "points": 40},
+    )
+    contact = api(client, tenant, "POST", "/contacts", json={"name": "韩梅梅", "city": "北京"})
+    members = f"/segments/{shanghai['id']}/members"
+    assert api(client, tenant, "GET", members)["items"] == []
+
+    api(client, tenant, "PATCH", f"/contacts/{contact['id']}", json={"city": "上海"})
+    assert [m["id"] for m in api(client, tenant, "GET", members)["items"]] == [contact["id"]]
+    scores = api(client, tenant, "GET", f"/contacts/{contact['id']}/scores")
+    assert scores[0]["fit"] == 40.0
+    types = timeline_types(client, tenant, contact["id"])
+    assert types[:3] == ["segment_entered", "score_changed", "profile_updated"]
+
+    api(client, tenant, "PATCH", f"/contacts/{contact['id']}", json={"city": "杭州"})
+    assert api(client, tenant, "GET", members)["items"] == []
+    assert api(client, tenant, "GET", f"/contacts/{contact['id']}/scores")[0]["fit"] == 0.0

@@ -7,6 +7,7 @@ from typing import Literal
 
 from guanxi.auth.permissions import DataScope, Role, role_allows, scopes_allow
 from guanxi.errors import Forbidden, InsufficientScope
+from guanxi.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -33,3 +34,10 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role == Role.admin
+
+
+class WholeWorkspaceNeeded(Forbidden):
+    """Work across every contact of the workspace (identify, ingestion) needs data scope all."""
+
+    code = "data_scope_all_required"
+    message = N_("Identify resolves across the whole workspace: it needs a data scope of all.")

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from guanxi.auth.principal import WholeWorkspaceNeeded
 from guanxi.event import catalogue, ingest, service, types
 from guanxi.event.batch_schemas import BatchIn, BatchOut, EventError, EventResult
 from guanxi.event.schemas import EventOut, EventTypeIn, EventTypeOut, PropIn
 from guanxi.http.deps import DB, Actor, Listing
-from guanxi.identity.service import WholeWorkspaceNeeded
 from guanxi.kit.clock import utcnow
 from guanxi.kit.page import Page
 from guanxi.kit.schema import Timestamp

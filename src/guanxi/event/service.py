@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from guanxi.auth.principal import Principal
+from guanxi.auth.principal import Principal, WholeWorkspaceNeeded
 from guanxi.errors import GuanxiError
 from guanxi.event import catalogue, partitions, reactors
 from guanxi.event import repository as repo
@@ -27,7 +27,6 @@ from guanxi.event import types as event_types
 from guanxi.event.records import Draft, Outcome, Stored
 from guanxi.event.schemas import EventIn
 from guanxi.i18n import N_, Message
-from guanxi.identity.service import WholeWorkspaceNeeded
 from guanxi.kit.ids import new_ids
 from guanxi.kit.pagination import SortSpec, paginate
 from guanxi.models import Event

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from guanxi.account import service as accounts
-from guanxi.auth.principal import Principal
+from guanxi.auth.principal import Principal, WholeWorkspaceNeeded
 from guanxi.contact import fields as custom_fields
 from guanxi.contact import service as contacts
 from guanxi.contact.schemas import ContactFields
@@ -34,7 +34,6 @@ from guanxi.form.schemas import FormField, FormIn, PublicField, PublicForm
 from guanxi.i18n import N_, Language, Message, gettext
 from guanxi.identity import service as resolution
 from guanxi.identity.rules import Key, Kind
-from guanxi.identity.service import WholeWorkspaceNeeded
 from guanxi.kit.ids import new_id
 from guanxi.kit.pagination import SortSpec, paginate
 from guanxi.kit.secrets import new_token

@@ -15,11 +15,13 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from guanxi.auth.principal import Principal
+from guanxi.auth.principal import Principal, WholeWorkspaceNeeded
 from guanxi.contact import service as contacts
 from guanxi.contact.schemas import ContactFields, IdentityIn
 from guanxi.db import bulk_insert
-from guanxi.errors import Conflict, Forbidden, InvalidValue, NotFound
+from guanxi.errors import Conflict, InvalidValue, NotFound
+from guanxi.event import service as events
+from guanxi.event.records import Draft
 from guanxi.i18n import N_
 from guanxi.identity import repository as repo
 from guanxi.identity import rules
@@ -33,11 +35,6 @@ from guanxi.models import Contact, ContactMerge, Identity
 class IdentityTaken(Conflict):
     code = "identity_taken"
     message = N_("{kind} {value} already belongs to another contact.")
-
-
-class WholeWorkspaceNeeded(Forbidden):
-    code = "data_scope_all_required"
-    message = N_("Identify resolves across the whole workspace: it needs a data scope of all.")
 
 
 @dataclass
@@ -120,6 +117,7 @@ def create_contact(
         )
     contact = contacts.new_contact(session, actor.workspace_id, values, now)
     _attach(session, contact, keys, values.get("source") or "api", now)
+    profile_updated(session, contact, values, now)
     return contact
 
 
@@ -148,7 +146,21 @@ def update_contact(
             )
     contacts.apply(contact, values, overwrite=True, now=now)
     _attach(session, contact, keys, "api", now)
+    profile_updated(session, contact, values, now)
     return contact
+
+
+def profile_updated(
+    session: Session, contact: Contact, values: Mapping[str, Any], now: datetime
+) -> None:
+    """A person or a client wrote these fields: a ``profile_updated`` event says which, so that
+    the reactors (fit scores, lifecycle entry rules, segments on fields) see the change."""
+    names = sorted(
+        [k for k in values if k != "custom"] + [f"custom.{k}" for k in values.get("custom") or {}]
+    )
+    if names:
+        draft = Draft(contact.id, "profile_updated", now, {"fields": names}, source="api")
+        events.store(session, contact.workspace_id, [draft], now)
 
 
 def add_identity(
@@ -352,7 +364,7 @@ def identify(
         raise WholeWorkspaceNeeded()
     values = _values(session, actor.workspace_id, attributes, complete=False)
     keys = keys_of(identities, values)
-    return resolve(
+    result = resolve(
         session,
         actor.workspace_id,
         keys,
@@ -362,3 +374,5 @@ def identify(
         actor_id=actor.user_id,
         now=now,
     )
+    profile_updated(session, result.contact, values, now)
+    return result

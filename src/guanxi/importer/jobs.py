@@ -12,11 +12,10 @@ from typing import IO
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
-from guanxi.auth.principal import Principal
+from guanxi.auth.principal import Principal, WholeWorkspaceNeeded
 from guanxi.contact import fields as custom_fields
 from guanxi.errors import BadRequest, NotFound
 from guanxi.i18n import N_, Language
-from guanxi.identity.service import WholeWorkspaceNeeded
 from guanxi.importer import reader, rows
 from guanxi.importer.schemas import ImportIn, ImportOut, UploadOut
 from guanxi.kit.ids import new_id
