@@ -19,8 +19,8 @@ from guanxi.contact.schemas import STANDARD_FIELDS
 from guanxi.errors import Conflict, NotFound
 from guanxi.event import touch
 from guanxi.i18n import N_
+from guanxi.identity import merge_effects, rules
 from guanxi.identity import repository as repo
-from guanxi.identity import rules
 from guanxi.identity.rules import Key, Kind
 from guanxi.models import Contact, ContactAccount, ContactConsent, ContactMerge, Identity
 from guanxi.tag import holdings as tags
@@ -158,6 +158,7 @@ def merge(
     )
     session.add(log)
     session.flush()
+    merge_effects.merged(session, log, now)
     return log
 
 
@@ -263,4 +264,5 @@ def revert(session: Session, log: ContactMerge, by: int | None, now: datetime) -
     merged.status, merged.merged_into_id, merged.updated_at = "active", None, now
     log.undone_at, log.undone_by = now, by
     session.flush()
+    merge_effects.unmerged(session, log, now)
     return log

@@ -27,7 +27,7 @@ from guanxi.errors import GuanxiError
 from guanxi.i18n import Language, Message
 from guanxi.identity import repository as identity_repo
 from guanxi.identity import service as resolution
-from guanxi.importer import reader
+from guanxi.importer import followups, reader
 from guanxi.importer.plan import (
     PROFILE,
     Accounts,
@@ -52,6 +52,7 @@ from guanxi.models import (
     Identity,
     ImportChange,
     ImportError_,
+    Job,
 )
 from guanxi.notification import service as notifications
 from guanxi.worker.jobs import JobContext
@@ -413,7 +414,14 @@ def run(context: JobContext, path: Path) -> str:
         "counts": writer.counts.as_dict(),
         "finished": True,
     }
-    if context.checkpoint(finished):  # a cancel that came after the last batch
+    with transaction(context.factory) as session:
+        cancelled = context.checkpoint(finished, session)  # a cancel after the last batch
+        if not cancelled:  # what events would have set off, with the import's commit
+            job = session.get(Job, (context.workspace_id, context.job_id))
+            followups.start(
+                session, context.workspace_id, job.created_by if job else None, utcnow()
+            )
+    if cancelled:
         return cancel(context)
     return "done"
 

@@ -214,8 +214,13 @@ def _fill(rule: ScoreRule, data: RuleIn) -> None:
 
 
 def _changed(session: Session, actor: Principal, model: ScoreModel) -> None:
-    """Rules changed: everyone is re-scored by a job (one waiting job per model is enough)."""
+    """Rules changed: everyone is re-scored by a job."""
     model.version += 1
+    queue_rescore(session, model, actor.user_id)
+
+
+def queue_rescore(session: Session, model: ScoreModel, by: int | None) -> None:
+    """Re-score everyone in ``model`` by a job (one waiting job per model is enough)."""
     waiting = session.scalar(
         select(func.count())
         .select_from(Job)
@@ -227,9 +232,7 @@ def _changed(session: Session, actor: Principal, model: ScoreModel) -> None:
         )
     )
     if not waiting:
-        jobs.enqueue(
-            session, model.workspace_id, RESCORE, {"model_id": str(model.id)}, actor.user_id
-        )
+        jobs.enqueue(session, model.workspace_id, RESCORE, {"model_id": str(model.id)}, by)
 
 
 def create_rule(

@@ -233,12 +233,19 @@ def refresh(
                 held[contact_id].discard(segment.id)
             due[segment.id, contact_id] = timing.next_change(segment.tree, current, schema, now)
         changes[segment.id] = (entered, exited)
-    # contacts no longer active (merged) are not in ``loaded``: their timers go
+    # contacts no longer active (merged into another) are not in ``loaded``: they leave
+    # quietly (no one to put an event on) and their timers go
+    gone = set(ids) - set(loaded)
+    names = {s.id: s.name for s in segments}
+    left: dict[int, tuple[set[int], set[int]]] = {
+        s.id: (set(), {c for c in gone if s.id in held[c]}) for s in segments
+    }
     for segment in segments:
-        for contact_id in set(ids) - set(loaded):
+        for contact_id in gone:
             due[segment.id, contact_id] = None
     set_timers(session, ws, due)
-    return write_changes(session, ws, changes, {s.id: s.name for s in segments}, cause, now)
+    write_changes(session, ws, left, names, cause, now, emit=False)
+    return write_changes(session, ws, changes, names, cause, now)
 
 
 def with_dependents(segments: Sequence[Live], hit: set[int]) -> list[Live]:
