@@ -80,6 +80,13 @@ class Tenant:
         self.members[email] = member
         return member
 
+    def call(self, method: str, url: str, **kw: Any) -> Any:
+        """An API call as the administrator (``url`` under /api/v1) that must succeed; its
+        JSON body."""
+        r = TestClient(self.app).request(method, f"/api/v1{url}", headers=self.admin.auth, **kw)
+        assert r.status_code < 300, r.text
+        return r.json() if r.content else None
+
     def principal_in(self, s: Any, member: Member) -> Principal:
         _, membership = members.find_member(s, self.workspace_id, member.user_id)
         return auth.principal_for(membership)

@@ -3,8 +3,6 @@ the imported contacts in, fit scores count them, lifecycle entry rules move them
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -12,32 +10,22 @@ import guanxi.importer.tasks
 import guanxi.lifecycle.tasks
 import guanxi.scoring.tasks  # noqa: F401  (these register the import, re-apply and re-score jobs)
 from guanxi.worker import jobs
-from tests.factories import Tenant, make_tenant
+from tests.factories import make_tenant
 
 SHANGHAI = {"kind": "field", "field": "city", "op": "eq", "value": "上海"}
 
 
-def api(client: TestClient, tenant: Tenant, method: str, url: str, **kw: Any) -> Any:
-    r = client.request(method, f"/api/v1{url}", headers=tenant.admin.auth, **kw)
-    assert r.status_code < 300, r.text
-    return r.json() if r.content else None
-
-
 def test_imported_contacts_join_segments_scores_and_stages(app: FastAPI) -> None:
     tenant, client = make_tenant(app), TestClient(app)
-    segment = api(client, tenant, "POST", "/segments", json={"name": "上海", "condition": SHANGHAI})
-    model = api(client, tenant, "POST", "/scoring/models", json={"name": "Fit"})
-    api(
-        client,
-        tenant,
+    segment = tenant.call("POST", "/segments", json={"name": "上海", "condition": SHANGHAI})
+    model = tenant.call("POST", "/scoring/models", json={"name": "Fit"})
+    tenant.call(
         "POST",
         f"/scoring/models/{model['id']}/rules",
         json={"kind": "fit", "name": "上海", "condition": SHANGHAI, "points": 40},
     )
-    mql = next(
-        s for s in api(client, tenant, "GET", "/lifecycle/stages")["items"] if s["key"] == "mql"
-    )
-    api(client, tenant, "PATCH", f"/lifecycle/stages/{mql['id']}", json={"entry_rule": SHANGHAI})
+    mql = next(s for s in tenant.call("GET", "/lifecycle/stages")["items"] if s["key"] == "mql")
+    tenant.call("PATCH", f"/lifecycle/stages/{mql['id']}", json={"entry_rule": SHANGHAI})
     while jobs.run_one(app.state.sessionmaker):
         pass  # the rule changes' own jobs, on an empty workspace
 
@@ -47,21 +35,19 @@ def test_imported_contacts_join_segments_scores_and_stages(app: FastAPI) -> None
         files={"file": ("c.csv", csv.encode(), "text/csv")},
         headers=tenant.admin.auth,
     ).json()
-    api(
-        client,
-        tenant,
+    tenant.call(
         "POST",
         "/imports",
         json={"file_id": upload["file_id"], "mapping": {"邮箱": "email", "城市": "city"}},
     )
     while jobs.run_one(app.state.sessionmaker):
         pass
-    people = {c["email"]: c for c in api(client, tenant, "GET", "/contacts")["items"]}
+    people = {c["email"]: c for c in tenant.call("GET", "/contacts")["items"]}
     shanghai, beijing = people["sh@example.test"], people["bj@example.test"]
-    members = api(client, tenant, "GET", f"/segments/{segment['id']}/members")["items"]
+    members = tenant.call("GET", f"/segments/{segment['id']}/members")["items"]
     assert [m["id"] for m in members] == [shanghai["id"]]
-    assert api(client, tenant, "GET", f"/contacts/{shanghai['id']}/scores")[0]["fit"] == 40.0
-    assert api(client, tenant, "GET", f"/contacts/{beijing['id']}/scores")[0]["fit"] == 0.0
-    stages = {c["email"]: c["stage"] for c in api(client, tenant, "GET", "/contacts")["items"]}
+    assert tenant.call("GET", f"/contacts/{shanghai['id']}/scores")[0]["fit"] == 40.0
+    assert tenant.call("GET", f"/contacts/{beijing['id']}/scores")[0]["fit"] == 0.0
+    stages = {c["email"]: c["stage"] for c in tenant.call("GET", "/contacts")["items"]}
     assert stages["sh@example.test"] == "mql"
     assert stages["bj@example.test"] != "mql"

@@ -17,12 +17,6 @@ from guanxi.worker.jobs import run_one
 from tests.factories import Tenant, make_tenant
 
 
-def api(client: TestClient, tenant: Tenant, method: str, url: str, **kw: Any) -> Any:
-    r = client.request(method, f"/api/v1{url}", headers=tenant.admin.auth, **kw)
-    assert r.status_code < 300, r.text
-    return r.json() if r.content else None
-
-
 def actions(email: str, days_ago: float, tag: str) -> list[dict[str, Any]]:
     at = (utcnow() - timedelta(days=days_ago)).isoformat()
     who = [{"kind": "email", "value": email}]
@@ -49,19 +43,17 @@ def actions(email: str, days_ago: float, tag: str) -> list[dict[str, Any]]:
 
 
 def scores(client: TestClient, tenant: Tenant, contact_id: str) -> dict[str, dict[str, Any]]:
-    return {s["name"]: s for s in api(client, tenant, "GET", f"/contacts/{contact_id}/scores")}
+    return {s["name"]: s for s in tenant.call("GET", f"/contacts/{contact_id}/scores")}
 
 
 def test_scenario_3_decay_negative_rules_two_models_combined(app: FastAPI) -> None:
     tenant, client = make_tenant(app), TestClient(app)
-    engagement = api(
-        client,
-        tenant,
+    engagement = tenant.call(
         "POST",
         "/scoring/models",
         json={"name": "Engagement", "decay": "half_life", "decay_days": 30},
     )
-    fit = api(client, tenant, "POST", "/scoring/models", json={"name": "Fit"})
+    fit = tenant.call("POST", "/scoring/models", json={"name": "Fit"})
     rules = f"/scoring/models/{engagement['id']}/rules"
     pricing = {
         "kind": "engagement",
@@ -72,17 +64,13 @@ def test_scenario_3_decay_negative_rules_two_models_combined(app: FastAPI) -> No
         "cap": 30,
         "cap_days": 7,
     }
-    api(client, tenant, "POST", rules, json=pricing)
-    api(
-        client,
-        tenant,
+    tenant.call("POST", rules, json=pricing)
+    tenant.call(
         "POST",
         rules,
         json={"kind": "engagement", "name": "Form", "event_type": "form_submit", "points": 20},
     )
-    api(
-        client,
-        tenant,
+    tenant.call(
         "POST",
         rules,
         json={
@@ -95,23 +83,17 @@ def test_scenario_3_decay_negative_rules_two_models_combined(app: FastAPI) -> No
     fit_rules = f"/scoring/models/{fit['id']}/rules"
     manager = {"kind": "field", "field": "title", "op": "contains", "value": "经理"}
     student = {"kind": "field", "field": "email", "op": "contains", "value": ".edu."}
-    api(
-        client,
-        tenant,
+    tenant.call(
         "POST",
         fit_rules,
         json={"kind": "fit", "name": "Manager", "condition": manager, "points": 80},
     )
-    api(
-        client,
-        tenant,
+    tenant.call(
         "POST",
         fit_rules,
         json={"kind": "fit", "name": "Student", "condition": student, "points": -60},
     )
-    combined = api(
-        client,
-        tenant,
+    combined = tenant.call(
         "POST",
         "/scoring/models",
         json={
@@ -127,9 +109,7 @@ def test_scenario_3_decay_negative_rules_two_models_combined(app: FastAPI) -> No
         ("new", "new@acme.cn"),
         ("student", "li@pku.edu.cn"),
     ):
-        people[key] = api(
-            client,
-            tenant,
+        people[key] = tenant.call(
             "POST",
             "/contacts",
             json={"name": key, "email": email, "title": "采购经理"},
@@ -139,7 +119,7 @@ def test_scenario_3_decay_negative_rules_two_models_combined(app: FastAPI) -> No
         *actions("new@acme.cn", 0.01, "new"),
         *actions("li@pku.edu.cn", 0.01, "student"),
     ]
-    result = api(client, tenant, "POST", "/events/batch", json={"events": batch})
+    result = tenant.call("POST", "/events/batch", json={"events": batch})
     assert result["accepted"] == len(batch)
 
     old, new, stu = (scores(client, tenant, people[k]) for k in ("old", "new", "student"))
@@ -158,9 +138,7 @@ def test_scenario_3_decay_negative_rules_two_models_combined(app: FastAPI) -> No
     assert stu["Combined"]["score"] < new["Combined"]["score"]
 
     # a negative rule takes points away
-    api(
-        client,
-        tenant,
+    tenant.call(
         "POST",
         "/events/batch",
         json={
@@ -177,11 +155,9 @@ def test_scenario_3_decay_negative_rules_two_models_combined(app: FastAPI) -> No
     assert abs(after["Engagement"]["engagement"] - (new["Engagement"]["engagement"] - 15)) < 0.1
 
     # the ledger explains the score; the changes are on the timeline
-    ledger = api(
-        client, tenant, "GET", f"/contacts/{people['new']}/scores/{engagement['id']}/points"
-    )
+    ledger = tenant.call("GET", f"/contacts/{people['new']}/scores/{engagement['id']}/points")
     assert sorted(p["points"] for p in ledger["items"]) == [-15, 10, 10, 10, 20]
-    timeline = api(client, tenant, "GET", f"/contacts/{people['new']}/timeline?limit=100")
+    timeline = tenant.call("GET", f"/contacts/{people['new']}/timeline?limit=100")
     changes = [e for e in timeline["items"] if e["type"] == "score_changed"]
     assert {e["properties"]["model"] for e in changes} == {
         engagement["id"],
@@ -190,12 +166,8 @@ def test_scenario_3_decay_negative_rules_two_models_combined(app: FastAPI) -> No
     }
 
     # a rule change re-scores everyone (the job): pricing views now earn 5, uncapped
-    rule_id = next(
-        r["id"] for r in api(client, tenant, "GET", rules) if r["name"] == "Pricing page"
-    )
-    api(
-        client,
-        tenant,
+    rule_id = next(r["id"] for r in tenant.call("GET", rules) if r["name"] == "Pricing page")
+    tenant.call(
         "PUT",
         f"/scoring/rules/{rule_id}",
         json={**pricing, "points": 5, "cap": None, "cap_days": None},
@@ -204,5 +176,5 @@ def test_scenario_3_decay_negative_rules_two_models_combined(app: FastAPI) -> No
         pass
     rescored = scores(client, tenant, people["new"])
     assert abs(rescored["Engagement"]["engagement"] - (5 * 5 + 20 - 15)) < 0.1
-    model = api(client, tenant, "GET", f"/scoring/models/{engagement['id']}")
+    model = tenant.call("GET", f"/scoring/models/{engagement['id']}")
     assert model["scored_version"] == model["version"]

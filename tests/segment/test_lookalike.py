@@ -3,18 +3,10 @@ rank first; contacts with nothing in common are not offered; the CSV carries the
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.factories import Tenant, make_tenant
-
-
-def api(client: TestClient, tenant: Tenant, method: str, url: str, **kw: Any) -> Any:
-    r = client.request(method, f"/api/v1{url}", headers=tenant.admin.auth, **kw)
-    assert r.status_code < 300, r.text
-    return r.json() if r.content else None
+from tests.factories import make_tenant
 
 
 def test_lookalikes_share_the_seed_traits(app: FastAPI) -> None:
@@ -22,15 +14,15 @@ def test_lookalikes_share_the_seed_traits(app: FastAPI) -> None:
 
     def person(name: str, city: str, source: str) -> str:
         body = {"name": name, "city": city, "source": source}
-        return str(api(client, tenant, "POST", "/contacts", json=body)["id"])
+        return str(tenant.call("POST", "/contacts", json=body)["id"])
 
     seed = [person(f"seed{i}", "杭州", "expo") for i in range(4)]
     twin = person("twin", "杭州", "expo")  # both traits
     half = person("half", "杭州", "web")  # one trait
     others = [person(f"other{i}", "北京", "web") for i in range(6)]  # none
-    vip = api(client, tenant, "POST", "/segments", json={"name": "Seed", "kind": "static"})
-    api(client, tenant, "POST", f"/segments/{vip['id']}/members", json={"contact_ids": seed})
-    found = api(client, tenant, "GET", f"/segments/{vip['id']}/lookalikes?limit=10")
+    vip = tenant.call("POST", "/segments", json={"name": "Seed", "kind": "static"})
+    tenant.call("POST", f"/segments/{vip['id']}/members", json={"contact_ids": seed})
+    found = tenant.call("GET", f"/segments/{vip['id']}/lookalikes?limit=10")
     ranked = [f["contact"]["id"] for f in found]
     assert ranked == [twin, half]  # no seed member, nobody without a shared trait
     assert found[0]["similarity"] == 1.0
@@ -43,7 +35,7 @@ def test_lookalikes_share_the_seed_traits(app: FastAPI) -> None:
 
 
 def test_an_empty_seed_has_no_lookalikes(app: FastAPI) -> None:
-    tenant, client = make_tenant(app), TestClient(app)
-    api(client, tenant, "POST", "/contacts", json={"name": "x", "city": "杭州"})
-    empty = api(client, tenant, "POST", "/segments", json={"name": "Empty", "kind": "static"})
-    assert api(client, tenant, "GET", f"/segments/{empty['id']}/lookalikes") == []
+    tenant = make_tenant(app)
+    tenant.call("POST", "/contacts", json={"name": "x", "city": "杭州"})
+    empty = tenant.call("POST", "/segments", json={"name": "Empty", "kind": "static"})
+    assert tenant.call("GET", f"/segments/{empty['id']}/lookalikes") == []

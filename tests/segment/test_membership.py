@@ -29,12 +29,6 @@ PRICING_TWICE = {
 }
 
 
-def api(client: TestClient, tenant: Tenant, method: str, url: str, **kw: Any) -> Any:
-    r = client.request(method, f"/api/v1{url}", headers=tenant.admin.auth, **kw)
-    assert r.status_code < 300, r.text
-    return r.json() if r.content else None
-
-
 def view(email: str, days_ago: float, key: str) -> dict[str, Any]:
     return {
         "type": "page_view",
@@ -46,17 +40,15 @@ def view(email: str, days_ago: float, key: str) -> dict[str, Any]:
 
 
 def timeline_types(client: TestClient, tenant: Tenant, contact_id: str) -> list[str]:
-    items = api(client, tenant, "GET", f"/contacts/{contact_id}/timeline?limit=100")["items"]
+    items = tenant.call("GET", f"/contacts/{contact_id}/timeline?limit=100")["items"]
     return [e["type"] for e in items]
 
 
 def test_events_move_a_contact_in_and_time_moves_it_out(app: FastAPI) -> None:
     tenant, client = make_tenant(app), TestClient(app)
-    hot = api(client, tenant, "POST", "/segments", json={"name": "Hot", "condition": PRICING_TWICE})
+    hot = tenant.call("POST", "/segments", json={"name": "Hot", "condition": PRICING_TWICE})
     # a segment over the first one follows it in the same pass
-    not_hot = api(
-        client,
-        tenant,
+    not_hot = tenant.call(
         "POST",
         "/segments",
         json={
@@ -64,17 +56,17 @@ def test_events_move_a_contact_in_and_time_moves_it_out(app: FastAPI) -> None:
             "condition": {"kind": "segment", "segment": hot["id"], "op": "not_in"},
         },
     )
-    contact = api(client, tenant, "POST", "/contacts", json={"name": "李雷", "email": "li@acme.cn"})
-    api(client, tenant, "POST", "/events/batch", json={"events": [view("li@acme.cn", 10, "v1")]})
-    members = api(client, tenant, "GET", f"/segments/{hot['id']}/members")["items"]
+    contact = tenant.call("POST", "/contacts", json={"name": "李雷", "email": "li@acme.cn"})
+    tenant.call("POST", "/events/batch", json={"events": [view("li@acme.cn", 10, "v1")]})
+    members = tenant.call("GET", f"/segments/{hot['id']}/members")["items"]
     assert members == []  # once is not twice
 
-    api(client, tenant, "POST", "/events/batch", json={"events": [view("li@acme.cn", 0.01, "v2")]})
-    members = api(client, tenant, "GET", f"/segments/{hot['id']}/members")["items"]
+    tenant.call("POST", "/events/batch", json={"events": [view("li@acme.cn", 0.01, "v2")]})
+    members = tenant.call("GET", f"/segments/{hot['id']}/members")["items"]
     assert [m["id"] for m in members] == [contact["id"]]
-    assert api(client, tenant, "GET", f"/segments/{hot['id']}")["member_count"] == 1
+    assert tenant.call("GET", f"/segments/{hot['id']}")["member_count"] == 1
     assert "segment_entered" in timeline_types(client, tenant, contact["id"])
-    not_hot_members = api(client, tenant, "GET", f"/segments/{not_hot['id']}/members")["items"]
+    not_hot_members = tenant.call("GET", f"/segments/{not_hot['id']}/members")["items"]
     assert contact["id"] not in [m["id"] for m in not_hot_members]
 
     # the timer waits for the older view to leave the window: no rebuild, no nightly job
@@ -91,13 +83,13 @@ def test_events_move_a_contact_in_and_time_moves_it_out(app: FastAPI) -> None:
 
     with transaction(app.state.sessionmaker) as s:  # a moment early: nothing changes
         timers.run_due(s, due - timedelta(minutes=5))
-    assert len(api(client, tenant, "GET", f"/segments/{hot['id']}/members")["items"]) == 1
+    assert len(tenant.call("GET", f"/segments/{hot['id']}/members")["items"]) == 1
 
     with transaction(app.state.sessionmaker) as s:
         timers.run_due(s, due + TICK)
-    assert api(client, tenant, "GET", f"/segments/{hot['id']}/members")["items"] == []
-    assert api(client, tenant, "GET", f"/segments/{hot['id']}")["member_count"] == 0
-    not_hot_members = api(client, tenant, "GET", f"/segments/{not_hot['id']}/members")["items"]
+    assert tenant.call("GET", f"/segments/{hot['id']}/members")["items"] == []
+    assert tenant.call("GET", f"/segments/{hot['id']}")["member_count"] == 0
+    not_hot_members = tenant.call("GET", f"/segments/{not_hot['id']}/members")["items"]
     assert [m["id"] for m in not_hot_members] == [contact["id"]]
     types = timeline_types(client, tenant, contact["id"])
     assert "segment_exited" in types
@@ -123,17 +115,15 @@ def test_events_move_a_contact_in_and_time_moves_it_out(app: FastAPI) -> None:
             )
             == 1
         )
-    history = api(client, tenant, "GET", f"/segments/{hot['id']}/history?days=30")
+    history = tenant.call("GET", f"/segments/{hot['id']}/history?days=30")
     assert sum(d["entered"] for d in history) == 1
     assert sum(d["exited"] for d in history) == 0  # the exit is in the future of the real clock
 
 
 def test_a_condition_leading_back_to_itself_is_refused(app: FastAPI) -> None:
     tenant, client = make_tenant(app), TestClient(app)
-    a = api(client, tenant, "POST", "/segments", json={"name": "A", "condition": PRICING_TWICE})
-    b = api(
-        client,
-        tenant,
+    a = tenant.call("POST", "/segments", json={"name": "A", "condition": PRICING_TWICE})
+    b = tenant.call(
         "POST",
         "/segments",
         json={"name": "B", "condition": {"kind": "segment", "segment": a["id"]}},
@@ -157,36 +147,28 @@ def test_a_condition_leading_back_to_itself_is_refused(app: FastAPI) -> None:
 def test_a_static_list_and_the_repair_rebuild(app: FastAPI) -> None:
     tenant, client = make_tenant(app), TestClient(app)
     people = [
-        api(
-            client,
-            tenant,
+        tenant.call(
             "POST",
             "/contacts",
             json={"name": f"p{i}", "city": "上海" if i % 2 else "北京"},
         )["id"]
         for i in range(4)
     ]
-    vip = api(client, tenant, "POST", "/segments", json={"name": "VIP", "kind": "static"})
-    assert api(
-        client, tenant, "POST", f"/segments/{vip['id']}/members", json={"contact_ids": people[:3]}
+    vip = tenant.call("POST", "/segments", json={"name": "VIP", "kind": "static"})
+    assert tenant.call(
+        "POST", f"/segments/{vip['id']}/members", json={"contact_ids": people[:3]}
     ) == {"added": 3, "removed": 0}
-    again = api(
-        client, tenant, "POST", f"/segments/{vip['id']}/members", json={"contact_ids": people[:3]}
-    )
+    again = tenant.call("POST", f"/segments/{vip['id']}/members", json={"contact_ids": people[:3]})
     assert again["added"] == 0
-    gone = api(
-        client,
-        tenant,
+    gone = tenant.call(
         "POST",
         f"/segments/{vip['id']}/members/remove",
         json={"contact_ids": [people[0]]},
     )
     assert gone["removed"] == 1
-    assert api(client, tenant, "GET", f"/segments/{vip['id']}")["member_count"] == 2
+    assert tenant.call("GET", f"/segments/{vip['id']}")["member_count"] == 2
 
-    shanghai = api(
-        client,
-        tenant,
+    shanghai = tenant.call(
         "POST",
         "/segments",
         json={
@@ -194,7 +176,7 @@ def test_a_static_list_and_the_repair_rebuild(app: FastAPI) -> None:
             "condition": {"kind": "field", "field": "city", "op": "eq", "value": "上海"},
         },
     )
-    assert api(client, tenant, "GET", f"/segments/{shanghai['id']}")["member_count"] == 2
+    assert tenant.call("GET", f"/segments/{shanghai['id']}")["member_count"] == 2
     with tenant.session() as s:  # damage: a member lost
         s.query(SegmentMember).filter(
             SegmentMember.workspace_id == tenant.workspace_id,
@@ -202,8 +184,8 @@ def test_a_static_list_and_the_repair_rebuild(app: FastAPI) -> None:
             SegmentMember.contact_id == int(people[1]),
         ).delete()
         s.commit()
-    api(client, tenant, "POST", f"/segments/{shanghai['id']}/rebuild")
-    members = api(client, tenant, "GET", f"/segments/{shanghai['id']}/members")["items"]
+    tenant.call("POST", f"/segments/{shanghai['id']}/rebuild")
+    members = tenant.call("GET", f"/segments/{shanghai['id']}/members")["items"]
     assert sorted(m["id"] for m in members) == sorted([people[1], people[3]])
     # a dynamic segment's members are not added by hand
     r = client.post(
@@ -217,20 +199,16 @@ def test_a_static_list_and_the_repair_rebuild(app: FastAPI) -> None:
 def test_a_segment_exports_its_members(app: FastAPI) -> None:
     tenant, client = make_tenant(app), TestClient(app)
     people = [
-        api(client, tenant, "POST", "/contacts", json={"name": f"e{i}", "email": f"e{i}@acme.cn"})[
-            "id"
-        ]
+        tenant.call("POST", "/contacts", json={"name": f"e{i}", "email": f"e{i}@acme.cn"})["id"]
         for i in range(3)
     ]
-    chosen = api(client, tenant, "POST", "/segments", json={"name": "Chosen", "kind": "static"})
-    api(
-        client,
-        tenant,
+    chosen = tenant.call("POST", "/segments", json={"name": "Chosen", "kind": "static"})
+    tenant.call(
         "POST",
         f"/segments/{chosen['id']}/members",
         json={"contact_ids": people[:2]},
     )
-    listed = api(client, tenant, "GET", f"/contacts?segment_id={chosen['id']}")["items"]
+    listed = tenant.call("GET", f"/contacts?segment_id={chosen['id']}")["items"]
     assert sorted(c["id"] for c in listed) == sorted(people[:2])
     r = client.get(
         f"/api/v1/contacts/export.csv?segment_id={chosen['id']}", headers=tenant.admin.auth
@@ -245,26 +223,24 @@ def test_a_segment_exports_its_members(app: FastAPI) -> None:
 def test_a_profile_change_moves_a_contact_between_segments(app: FastAPI) -> None:
     tenant, client = make_tenant(app), TestClient(app)
     city = {"kind": "field", "field": "city", "op": "eq", "value": "上海"}
-    shanghai = api(client, tenant, "POST", "/segments", json={"name": "上海", "condition": city})
-    model = api(client, tenant, "POST", "/scoring/models", json={"name": "Fit"})
-    api(
-        client,
-        tenant,
+    shanghai = tenant.call("POST", "/segments", json={"name": "上海", "condition": city})
+    model = tenant.call("POST", "/scoring/models", json={"name": "Fit"})
+    tenant.call(
         "POST",
         f"/scoring/models/{model['id']}/rules",
         json={"kind": "fit", "name": "上海", "condition": city, "points": 40},
     )
-    contact = api(client, tenant, "POST", "/contacts", json={"name": "韩梅梅", "city": "北京"})
+    contact = tenant.call("POST", "/contacts", json={"name": "韩梅梅", "city": "北京"})
     members = f"/segments/{shanghai['id']}/members"
-    assert api(client, tenant, "GET", members)["items"] == []
+    assert tenant.call("GET", members)["items"] == []
 
-    api(client, tenant, "PATCH", f"/contacts/{contact['id']}", json={"city": "上海"})
-    assert [m["id"] for m in api(client, tenant, "GET", members)["items"]] == [contact["id"]]
-    scores = api(client, tenant, "GET", f"/contacts/{contact['id']}/scores")
+    tenant.call("PATCH", f"/contacts/{contact['id']}", json={"city": "上海"})
+    assert [m["id"] for m in tenant.call("GET", members)["items"]] == [contact["id"]]
+    scores = tenant.call("GET", f"/contacts/{contact['id']}/scores")
     assert scores[0]["fit"] == 40.0
     types = timeline_types(client, tenant, contact["id"])
     assert types[:3] == ["segment_entered", "score_changed", "profile_updated"]
 
-    api(client, tenant, "PATCH", f"/contacts/{contact['id']}", json={"city": "杭州"})
-    assert api(client, tenant, "GET", members)["items"] == []
-    assert api(client, tenant, "GET", f"/contacts/{contact['id']}/scores")[0]["fit"] == 0.0
+    tenant.call("PATCH", f"/contacts/{contact['id']}", json={"city": "杭州"})
+    assert tenant.call("GET", members)["items"] == []
+    assert tenant.call("GET", f"/contacts/{contact['id']}/scores")[0]["fit"] == 0.0
