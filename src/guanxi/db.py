@@ -25,6 +25,8 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
@@ -100,6 +102,14 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def upsert_statement(session: Session, model: type[Any]) -> Any:
+    """The dialect's INSERT for ``model``, which takes ``on_conflict_do_nothing`` and
+    ``on_conflict_do_update`` (both PostgreSQL and SQLite have ON CONFLICT)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_insert(model)
+    return sqlite_insert(model)
 
 
 def bulk_insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:

@@ -19,7 +19,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from guanxi.db import bulk_insert
+from guanxi.db import bulk_insert, upsert_statement
 from guanxi.event.records import Draft, Stored
 from guanxi.kit.ids import new_ids
 from guanxi.models import ContactScore, Event, ScoreModel, ScorePoint, ScoreRule
@@ -186,8 +186,9 @@ def apply(
     fit: dict[tuple[int, int], float],
     now: datetime,
 ) -> set[tuple[int, int]]:
-    """Add the awards (anchored) and set the fits on the contacts' scores; returns the
-    (contact, model) pairs whose score changed."""
+    """Add the awards (anchored) to the contacts' scores and set their fits; returns the
+    (contact, model) pairs whose score changed. The addition happens in the database (an
+    upsert adding to what is there), so two batches scoring one contact at once both count."""
     delta: dict[tuple[int, int], float] = defaultdict(float)
     for a in awards:
         spec = spec_of(rules.models[a.rule.model_id])
@@ -195,38 +196,46 @@ def apply(
     touched = set(delta) | set(fit)
     if not touched:
         return set()
-    have = {
-        (row.contact_id, row.model_id): row
-        for row in session.scalars(
-            select(ContactScore).where(
+    had = {
+        (contact_id, model_id): old_fit
+        for contact_id, model_id, old_fit in session.execute(
+            select(ContactScore.contact_id, ContactScore.model_id, ContactScore.fit).where(
                 ContactScore.workspace_id == workspace_id,
                 ContactScore.model_id.in_(sorted({m for _, m in touched})),
                 ContactScore.contact_id.in_(sorted({c for c, _ in touched})),
             )
         )
     }
-    changed = set()
+    rows: list[dict[str, Any]] = []
+    changed: set[tuple[int, int]] = set()
     for key in sorted(touched):
-        contact_id, model_id = key
-        row = have.get(key)
-        new_fit = fit.get(key, row.fit if row else 0.0)
-        if row is None:
-            if not delta.get(key) and not new_fit:
-                continue  # nothing to keep: a contact never scored has 0 of everything
-            row = ContactScore(
-                workspace_id=workspace_id,
-                model_id=model_id,
-                contact_id=contact_id,
-                engagement=0.0,
-                fit=0.0,
-                updated_at=now,
-            )
-            session.add(row)
-        if delta.get(key) or row.fit != new_fit:
-            row.engagement += delta.get(key, 0.0)
-            row.fit = new_fit
-            row.updated_at = now
+        new_fit = fit.get(key, had.get(key, 0.0))
+        if key in delta or new_fit != had.get(key, 0.0):
+            contact_id, model_id = key
             changed.add(key)
+            rows.append(
+                {
+                    "workspace_id": workspace_id,
+                    "model_id": model_id,
+                    "contact_id": contact_id,
+                    "engagement": delta.get(key, 0.0),
+                    "fit": new_fit,
+                    "updated_at": now,
+                }
+            )
+    if rows:
+        stmt = upsert_statement(session, ContactScore)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["workspace_id", "model_id", "contact_id"],
+                set_={
+                    "engagement": ContactScore.engagement + stmt.excluded.engagement,
+                    "fit": stmt.excluded.fit,
+                    "updated_at": stmt.excluded.updated_at,
+                },
+            ),
+            rows,
+        )
     return changed
 
 

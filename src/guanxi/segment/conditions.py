@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from guanxi.errors import InvalidValue
 from guanxi.i18n import N_
@@ -92,8 +92,8 @@ class Window(_Node):
     """The last ``days`` days, or from ``since`` to before ``until``; nothing: all time."""
 
     days: int | None = Field(default=None, ge=1, le=3650)
-    since: datetime | None = None
-    until: datetime | None = None
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Window:
@@ -138,7 +138,7 @@ class EventTimeCond(_Node):
     which: Literal["first", "last"] = "last"
     op: Literal["before", "after"] = "after"
     days_ago: int | None = Field(default=None, ge=0, le=3650)
-    at: datetime | None = None
+    at: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _one_moment(self) -> EventTimeCond:
@@ -267,6 +267,8 @@ def _check_value(kind: str, op: str, value: Any, name: str) -> None:
     if op in ("in", "not_in"):
         if not isinstance(value, list) or not value:
             raise InvalidValue(N_("{field}: {op} needs a list of values"), field=name, op=op)
+        for item in value:  # each as a single value of the field's type
+            _check_value(kind, "eq", item, name)
         return
     if isinstance(value, list) or value is None:
         raise InvalidValue(N_("{field}: {op} needs one value"), field=name, op=op)

@@ -96,7 +96,10 @@ def _score_change(
         value = decay.part(node.model, node.part, schema.score_models, profile.scores, at)
         return compare("number", node.op, value, node.value)
 
-    if len(specs) == 1 and specs[0][1].decay == "half_life":
+    if (
+        specs == [(node.model, schema.score_models[node.model])]
+        and specs[0][1].decay == "half_life"
+    ):
         # one model decaying towards its fit: at most one crossing, solved, not searched for
         guess = _crossing(node, specs[0][1], profile.scores.get(specs[0][0], decay.ScoreFact()))
         if guess is None or guess <= now:

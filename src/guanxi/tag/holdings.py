@@ -18,10 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from guanxi.db import upsert_statement
 from guanxi.event.records import Draft
 from guanxi.models import ContactTag, Tag, TagGroup
 
@@ -47,10 +46,7 @@ def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert holdings; one a concurrent writer inserted first is left as it is."""
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(pg_insert(ContactTag).on_conflict_do_nothing(), rows)
-    else:
-        session.execute(sqlite_insert(ContactTag).on_conflict_do_nothing(), rows)
+    session.execute(upsert_statement(session, ContactTag).on_conflict_do_nothing(), rows)
 
 
 def delete_rows(session: Session, workspace_id: int, pairs: Iterable[tuple[int, int]]) -> None:
