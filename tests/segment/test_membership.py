@@ -244,3 +244,51 @@ def test_a_profile_change_moves_a_contact_between_segments(app: FastAPI) -> None
     tenant.call("PATCH", f"/contacts/{contact['id']}", json={"city": "杭州"})
     assert tenant.call("GET", members)["items"] == []
     assert tenant.call("GET", f"/contacts/{contact['id']}/scores")[0]["fit"] == 0.0
+
+
+def test_new_contacts_enter_segments_about_what_they_never_did(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    never = {"kind": "event", "type": "order", "op": "eq", "value": 0}
+    segment = tenant.call("POST", "/segments", json={"name": "Never ordered", "condition": never})
+    made = tenant.call("POST", "/contacts", json={"name": "新人"})["id"]
+    view = {
+        "type": "page_view",
+        "properties": {"url": "https://acme.cn/"},
+        "identities": [{"kind": "email", "value": "walk-in@acme.cn"}],
+        "idempotency_key": "walk-in",
+    }
+    tenant.call("POST", "/events/batch", json={"events": [view]})
+    walk_in = tenant.call("GET", "/contacts?q=walk-in")["items"][0]["id"]
+    members = tenant.call("GET", f"/segments/{segment['id']}/members")["items"]
+    assert sorted(m["id"] for m in members) == sorted([made, walk_in])
+
+
+def test_segments_naming_others_follow_lists_and_rebuilds(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    people = [
+        tenant.call("POST", "/contacts", json={"name": f"p{i}", "city": "北京"})["id"]
+        for i in range(2)
+    ]
+    vip = tenant.call("POST", "/segments", json={"name": "VIP", "kind": "static"})
+    in_vip = tenant.call(
+        "POST",
+        "/segments",
+        json={"name": "In VIP", "condition": {"kind": "segment", "segment": vip["id"]}},
+    )
+    tenant.call("POST", f"/segments/{vip['id']}/members", json={"contact_ids": [people[0]]})
+    assert [m["id"] for m in tenant.call("GET", f"/segments/{in_vip['id']}/members")["items"]] == [
+        people[0]
+    ]
+
+    city = {"kind": "field", "field": "city", "op": "eq", "value": "上海"}
+    a = tenant.call("POST", "/segments", json={"name": "A", "condition": city})
+    b = tenant.call(
+        "POST",
+        "/segments",
+        json={"name": "B", "condition": {"kind": "segment", "segment": a["id"]}},
+    )
+    assert tenant.call("GET", f"/segments/{b['id']}")["member_count"] == 0
+    tenant.call(
+        "PUT", f"/segments/{a['id']}", json={"name": "A", "condition": city | {"value": "北京"}}
+    )
+    assert tenant.call("GET", f"/segments/{b['id']}")["member_count"] == 2

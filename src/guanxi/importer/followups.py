@@ -1,6 +1,6 @@
 """After an import: what events would have set off, done in bulk. An import writes contacts
 without one event per row (that would cost the import its speed), so when it has finished the
-workspace's derived state catches up set-wise: segments on fields and accounts are rebuilt,
+workspace's derived state catches up set-wise: dynamic segments are rebuilt,
 models with fit rules re-score everyone, and lifecycle entry rules are applied again — each as
 its own job (a small workspace's segments are rebuilt at once)."""
 
@@ -15,15 +15,14 @@ from guanxi.lifecycle.service import REAPPLY
 from guanxi.models import Job, LifecycleStage, ScoreModel, ScoreRule, Segment
 from guanxi.scoring.service import queue_rescore
 from guanxi.segment import build, membership
-from guanxi.segment.conditions import AccountCond, FieldCond, walk
 from guanxi.worker import jobs
 
 
 def start(session: Session, workspace_id: int, by: int | None, now: datetime) -> None:
     ws = workspace_id
     for live in membership.dynamic(session, ws):
-        if any(isinstance(n, FieldCond | AccountCond) for n in walk(live.tree)):
-            segment = session.get(Segment, (ws, live.id))
+        if not live.refers:  # every segment may hold new people ("never ordered"); those
+            segment = session.get(Segment, (ws, live.id))  # naming others follow them
             assert segment is not None
             build.start(session, segment, "import", by, now)
     fitted = session.scalars(

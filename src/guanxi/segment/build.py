@@ -97,12 +97,28 @@ def start(session: Session, segment: Segment, cause: str, by: int | None, now: d
         .where(Contact.workspace_id == ws, Contact.status == "active")
     )
     if (active or 0) > INLINE:
-        jobs.enqueue(session, ws, BUILD, {"segment_id": str(segment.id), "cause": cause}, by)
+        payload = {"segment_id": str(segment.id), "cause": cause, "by": by}
+        jobs.enqueue(session, ws, BUILD, payload, by)
         return
     after: int | None = 0
     while after is not None:
         after = chunk(session, segment, after, cause, now)
     segment.rebuilt_at = now
+    for dependent in dependents(session, segment):
+        start(session, dependent, "change", by, now)
+
+
+def dependents(session: Session, segment: Segment) -> list[Segment]:
+    """The dynamic segments whose condition names this one (they follow its rebuilds)."""
+    return [
+        other
+        for other in session.scalars(
+            select(Segment).where(
+                Segment.workspace_id == segment.workspace_id, Segment.kind == "dynamic"
+            )
+        )
+        if str(segment.id) in (other.refers_to or [])
+    ]
 
 
 @handler(BUILD)
@@ -120,5 +136,7 @@ def run(context: JobContext) -> str:
             after = chunk(session, segment, after, context.payload["cause"], now)
             if after is None:
                 segment.rebuilt_at = now
+                for dependent in dependents(session, segment):
+                    start(session, dependent, "change", context.payload.get("by"), now)
             context.checkpoint({"after": after or 0}, session)
     return "done"

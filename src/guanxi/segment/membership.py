@@ -24,10 +24,10 @@ from pydantic import TypeAdapter
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from guanxi.db import bulk_insert
+from guanxi.db import bulk_insert, upsert_statement
 from guanxi.event.records import Draft, Stored
 from guanxi.kit.ids import new_ids
-from guanxi.models import Segment, SegmentChange, SegmentMember, SegmentTimer
+from guanxi.models import Contact, Segment, SegmentChange, SegmentMember, SegmentTimer
 from guanxi.segment import conditions, profiles, timing
 from guanxi.segment.conditions import (
     AccountCond,
@@ -100,6 +100,46 @@ def _touched_by(tree: Any, types: set[str]) -> bool:
     return False
 
 
+def _apply(
+    session: Session,
+    workspace_id: int,
+    segment_id: int,
+    entered: set[int],
+    exited: set[int],
+    now: datetime,
+) -> tuple[list[int], list[int]]:
+    """Members in and out of one segment; returns who really came in and went out (a
+    concurrent writer may have done it first: then it is theirs to record)."""
+    went: list[int] = []
+    came: list[int] = []
+    if exited:
+        went = sorted(
+            session.scalars(
+                delete(SegmentMember)
+                .where(
+                    SegmentMember.workspace_id == workspace_id,
+                    SegmentMember.segment_id == segment_id,
+                    SegmentMember.contact_id.in_(sorted(exited)),
+                )
+                .returning(SegmentMember.contact_id)
+            )
+        )
+    if entered:
+        rows = [
+            {"workspace_id": workspace_id, "segment_id": segment_id, "contact_id": c, "since": now}
+            for c in sorted(entered)
+        ]
+        stmt = upsert_statement(session, SegmentMember).on_conflict_do_nothing()
+        came = sorted(session.scalars(stmt.returning(SegmentMember.contact_id), rows))
+    if came or went:
+        session.execute(
+            update(Segment)
+            .where(Segment.workspace_id == workspace_id, Segment.id == segment_id)
+            .values(member_count=Segment.member_count + len(came) - len(went))
+        )
+    return came, went
+
+
 def write_changes(
     session: Session,
     workspace_id: int,
@@ -113,38 +153,17 @@ def write_changes(
     """Apply segment → (entered, exited) contact ids: members, history, counts; returns the
     ``segment_entered``/``segment_exited`` events (unless ``emit`` is off: a first build)."""
     ws = workspace_id
-    members: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     drafts: list[Draft] = []
     for segment_id, (entered, exited) in sorted(changes.items()):
-        if not entered and not exited:
-            continue
-        if exited:
-            session.execute(
-                delete(SegmentMember).where(
-                    SegmentMember.workspace_id == ws,
-                    SegmentMember.segment_id == segment_id,
-                    SegmentMember.contact_id.in_(sorted(exited)),
-                )
-            )
-        members += [
-            {"workspace_id": ws, "segment_id": segment_id, "contact_id": c, "since": now}
-            for c in sorted(entered)
-        ]
-        session.execute(
-            update(Segment)
-            .where(Segment.workspace_id == ws, Segment.id == segment_id)
-            .values(member_count=Segment.member_count + len(entered) - len(exited))
-        )
-        for contact_id, came in [(c, True) for c in sorted(entered)] + [
-            (c, False) for c in sorted(exited)
-        ]:
+        came, went = _apply(session, ws, segment_id, entered, exited, now)
+        for contact_id, entering in [(c, True) for c in came] + [(c, False) for c in went]:
             history.append(
                 {
                     "workspace_id": ws,
                     "segment_id": segment_id,
                     "contact_id": contact_id,
-                    "entered": came,
+                    "entered": entering,
                     "cause": cause,
                     "at": now,
                 }
@@ -153,13 +172,12 @@ def write_changes(
                 drafts.append(
                     Draft(
                         contact_id=contact_id,
-                        type="segment_entered" if came else "segment_exited",
+                        type="segment_entered" if entering else "segment_exited",
                         occurred_at=now,
                         properties={"segment_id": str(segment_id), "segment": names[segment_id]},
                         source=cause,
                     )
                 )
-    bulk_insert(session, SegmentMember, members)
     for row, i in zip(history, new_ids(len(history)), strict=True):
         row["id"] = i
     bulk_insert(session, SegmentChange, history)
@@ -169,11 +187,13 @@ def write_changes(
 def set_timers(
     session: Session, workspace_id: int, due: Mapping[tuple[int, int], datetime | None]
 ) -> None:
-    """Replace the timers of these (segment, contact) pairs: a moment, or none."""
-    by_segment: dict[int, list[int]] = defaultdict(list)
-    for segment_id, contact_id in due:
-        by_segment[segment_id].append(contact_id)
-    for segment_id, contact_ids in by_segment.items():
+    """Set the timers of these (segment, contact) pairs to a moment, or take them away (an
+    upsert: the reactor and the timer task may write the same pair at once)."""
+    gone: dict[int, list[int]] = defaultdict(list)
+    for (segment_id, contact_id), at in due.items():
+        if at is None:
+            gone[segment_id].append(contact_id)
+    for segment_id, contact_ids in gone.items():
         session.execute(
             delete(SegmentTimer).where(
                 SegmentTimer.workspace_id == workspace_id,
@@ -181,15 +201,20 @@ def set_timers(
                 SegmentTimer.contact_id.in_(sorted(contact_ids)),
             )
         )
-    bulk_insert(
-        session,
-        SegmentTimer,
-        [
-            {"workspace_id": workspace_id, "segment_id": s, "contact_id": c, "due_at": at}
-            for (s, c), at in sorted(due.items())
-            if at is not None
-        ],
-    )
+    rows = [
+        {"workspace_id": workspace_id, "segment_id": s, "contact_id": c, "due_at": at}
+        for (s, c), at in sorted(due.items())
+        if at is not None
+    ]
+    if rows:
+        stmt = upsert_statement(session, SegmentTimer)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["workspace_id", "segment_id", "contact_id"],
+                set_={"due_at": stmt.excluded.due_at},
+            ),
+            rows,
+        )
 
 
 def refresh(
@@ -257,23 +282,40 @@ def with_dependents(segments: Sequence[Live], hit: set[int]) -> list[Live]:
     return [s for s in segments if s.id in hit]
 
 
-def affected(segments: Sequence[Live], types: set[str]) -> list[Live]:
-    """The segments these event types can change, and those that name them (in order)."""
-    return with_dependents(segments, {s.id for s in segments if _touched_by(s.tree, types)})
+def affected(segments: Sequence[Live], events: Sequence[Stored]) -> list[Live]:
+    """The segments these events can change — by their types, or by naming a segment that a
+    contact just entered or left — and those that name them (in order)."""
+    types = {e.type for e in events}
+    moved = {
+        int(e.properties["segment_id"])
+        for e in events
+        if e.type in ("segment_entered", "segment_exited") and "segment_id" in e.properties
+    }
+    return with_dependents(
+        segments, {s.id for s in segments if _touched_by(s.tree, types) or s.refers & moved}
+    )
 
 
 def react(
     session: Session, workspace_id: int, events: Sequence[Stored], now: datetime
 ) -> list[Draft]:
+    """A contact made by this very request (``created_at`` is the request's ``now``) is checked
+    against every segment — "never ordered" holds for someone new; the others only against the
+    segments their events can change."""
     segments = dynamic(session, workspace_id)
     if not segments:
         return []
-    types = {e.type for e in events}
-    return refresh(
-        session,
-        workspace_id,
-        affected(segments, types),
-        {e.contact_id for e in events},
-        "event",
-        now,
+    contacts = {e.contact_id for e in events}
+    new = set(
+        session.scalars(
+            select(Contact.id).where(
+                Contact.workspace_id == workspace_id,
+                Contact.id.in_(sorted(contacts)),
+                Contact.created_at >= now,
+            )
+        )
     )
+    drafts = refresh(
+        session, workspace_id, affected(segments, events), contacts - new, "event", now
+    )
+    return drafts + refresh(session, workspace_id, segments, new, "event", now)

@@ -5,10 +5,11 @@ workers share them; the entered/exited events go through the event store like an
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from guanxi.event import service as events
@@ -16,6 +17,8 @@ from guanxi.models import SegmentTimer
 from guanxi.segment import membership
 
 BATCH = 1000
+log = logging.getLogger("guanxi.segment")
+RETRY = timedelta(hours=1)
 
 
 def run_due(session: Session, now: datetime) -> None:
@@ -33,23 +36,36 @@ def run_due(session: Session, now: datetime) -> None:
     for ws, segment_id, contact_id in due:
         by_workspace[ws][segment_id].add(contact_id)
     for ws, pairs in by_workspace.items():
-        for segment_id, contact_ids in pairs.items():  # refresh sets the next timers
+        try:
+            with session.begin_nested():  # one workspace's failure stops no one else's timers
+                _recheck(session, ws, pairs, now)
+        except Exception:  # retried in an hour, not ahead of everyone else's every 10 s
+            log.exception("segment timers failed", extra={"workspace_id": ws})
             session.execute(
-                delete(SegmentTimer).where(
-                    SegmentTimer.workspace_id == ws,
-                    SegmentTimer.segment_id == segment_id,
-                    SegmentTimer.contact_id.in_(sorted(contact_ids)),
-                )
+                update(SegmentTimer)
+                .where(SegmentTimer.workspace_id == ws, SegmentTimer.due_at <= now)
+                .values(due_at=now + RETRY)
             )
-        segments = membership.dynamic(session, ws)
-        for segment_id, contact_ids in pairs.items():
-            drafts = membership.refresh(
-                session,
-                ws,
-                membership.with_dependents(segments, {segment_id}),
-                contact_ids,
-                "timer",
-                now,
+
+
+def _recheck(session: Session, ws: int, pairs: dict[int, set[int]], now: datetime) -> None:
+    for segment_id, contact_ids in pairs.items():  # refresh sets the next timers
+        session.execute(
+            delete(SegmentTimer).where(
+                SegmentTimer.workspace_id == ws,
+                SegmentTimer.segment_id == segment_id,
+                SegmentTimer.contact_id.in_(sorted(contact_ids)),
             )
-            if drafts:
-                events.store(session, ws, drafts, now)
+        )
+    segments = membership.dynamic(session, ws)
+    for segment_id, contact_ids in pairs.items():
+        drafts = membership.refresh(
+            session,
+            ws,
+            membership.with_dependents(segments, {segment_id}),
+            contact_ids,
+            "timer",
+            now,
+        )
+        if drafts:
+            events.store(session, ws, drafts, now)
