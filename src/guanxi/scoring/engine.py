@@ -28,6 +28,7 @@ from guanxi.scoring.rules import Award, Earlier, EngagementRule, EventSeen, awar
 from guanxi.scoring.specs import spec_of, specs
 from guanxi.segment import conditions, profiles
 from guanxi.segment.conditions import PropFilter
+from guanxi.segment.references import usable
 from guanxi.segment.service import schema_for
 
 CONDITION: TypeAdapter[Any] = TypeAdapter(conditions.Condition)
@@ -85,9 +86,9 @@ def load_rules(
         if rule.kind == "engagement":
             rules.engagement.append(engagement_rule(rule))
         elif rule.kind == "fit" and rule.condition is not None:
-            rules.fit[rule.model_id].append(
-                (CONDITION.validate_python(rule.condition), rule.points)
-            )
+            tree = CONDITION.validate_python(rule.condition)
+            if usable(tree, schema_for(session, workspace_id)):  # else it names a field gone
+                rules.fit[rule.model_id].append((tree, rule.points))
     return rules
 
 

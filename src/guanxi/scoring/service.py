@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -16,16 +15,14 @@ from guanxi.i18n import N_
 from guanxi.models import (
     ContactScore,
     Job,
-    LifecycleStage,
     ScoreModel,
     ScorePoint,
     ScoreRule,
-    Segment,
 )
 from guanxi.scoring import engine
 from guanxi.scoring.rules import Earlier, award
 from guanxi.scoring.schemas import ModelIn, RuleIn
-from guanxi.segment import conditions
+from guanxi.segment import conditions, references
 from guanxi.segment.service import InvalidCondition, checked, schema_for
 from guanxi.worker import jobs
 
@@ -126,41 +123,16 @@ def update_model(
     return model
 
 
-def _names(tree: Any, model_id: int) -> bool:
-    """Does a stored condition name this model (a score or grade leaf, at any depth)?"""
-    if isinstance(tree, dict):
-        if tree.get("kind") in ("score", "grade") and str(tree.get("model")) == str(model_id):
-            return True
-        return any(_names(v, model_id) for v in tree.values())
-    if isinstance(tree, list):
-        return any(_names(v, model_id) for v in tree)
-    return False
-
-
 def _user_of(session: Session, workspace_id: int, model: ScoreModel) -> str | None:
     """The name of what would break without this model: a combined model weighing it, or a
     rule, segment or lifecycle stage whose condition reads its score or grade."""
     for other in session.scalars(select(ScoreModel).where(ScoreModel.workspace_id == workspace_id)):
         if str(model.id) in (other.weights or {}):
             return other.name
-    trees = (
-        select(ScoreRule.name, ScoreRule.condition).where(
-            ScoreRule.workspace_id == workspace_id,
-            ScoreRule.model_id != model.id,  # its own rules go with it
-            ScoreRule.condition.is_not(None),
-        ),
-        select(Segment.name, Segment.condition).where(
-            Segment.workspace_id == workspace_id, Segment.condition.is_not(None)
-        ),
-        select(LifecycleStage.name, LifecycleStage.entry_rule).where(
-            LifecycleStage.workspace_id == workspace_id, LifecycleStage.entry_rule.is_not(None)
-        ),
+    # its own rules go with it
+    return references.user_of(
+        session, workspace_id, "model", model.id, besides=("score_rule", model.id)
     )
-    for stmt in trees:
-        for label, tree in session.execute(stmt):
-            if _names(tree, model.id):
-                return str(label)
-    return None
 
 
 def delete_model(session: Session, actor: Principal, model_id: int) -> None:

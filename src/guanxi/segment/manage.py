@@ -18,7 +18,7 @@ from guanxi.event import service as events
 from guanxi.i18n import N_
 from guanxi.kit.pagination import SortSpec, paginate
 from guanxi.models import Contact, Segment, SegmentChange, SegmentMember, SegmentTimer
-from guanxi.segment import build, membership
+from guanxi.segment import build, membership, references
 from guanxi.segment.conditions import SegmentCond, walk
 from guanxi.segment.schemas import SegmentIn
 from guanxi.segment.service import checked
@@ -31,7 +31,7 @@ class SegmentCycle(Conflict):
 
 class SegmentInUse(Conflict):
     code = "segment_in_use"
-    message = N_("The segment {name} names this one in its condition.")
+    message = N_("{name} names this segment in its condition: change that first.")
 
 
 class NotAList(Conflict):
@@ -131,9 +131,11 @@ def update(
 
 def delete_segment(session: Session, actor: Principal, segment_id: int) -> None:
     segment = get(session, actor, segment_id, write=True)
-    for other in list_segments(session, actor):
-        if str(segment.id) in (other.refers_to or []):
-            raise SegmentInUse(name=other.name)
+    user = references.user_of(
+        session, actor.workspace_id, "segment", segment.id, besides=("segment", segment.id)
+    )
+    if user is not None:
+        raise SegmentInUse(name=user)
     ws = actor.workspace_id
     for table in (SegmentMember, SegmentTimer, SegmentChange):
         session.execute(

@@ -40,6 +40,7 @@ from guanxi.segment.conditions import (
     TagCond,
     walk,
 )
+from guanxi.segment.references import usable
 from guanxi.segment.service import schema_for
 
 CONDITION: TypeAdapter[Any] = TypeAdapter(conditions.Condition)
@@ -62,13 +63,17 @@ class Live:
 
 
 def dynamic(session: Session, workspace_id: int) -> list[Live]:
-    """The workspace's dynamic segments, each after the segments it names."""
+    """The workspace's dynamic segments that still fit it, each after the segments it names."""
     rows = session.execute(
         select(Segment.id, Segment.name, Segment.condition).where(
             Segment.workspace_id == workspace_id, Segment.kind == "dynamic"
         )
     ).all()
-    live = {r.id: Live(r.id, r.name, CONDITION.validate_python(r.condition)) for r in rows}
+    schema = schema_for(session, workspace_id)
+    parsed = {r.id: Live(r.id, r.name, CONDITION.validate_python(r.condition)) for r in rows}
+    # a segment naming something deleted since (a field) is left as it is, not an error on
+    # every event batch; its page shows why when it is edited
+    live = {i: s for i, s in parsed.items() if usable(s.tree, schema)}
     ordered: list[Live] = []
     placed: set[int] = set()
 

@@ -16,7 +16,7 @@ from guanxi.kit.clock import utcnow
 from guanxi.kit.page import Page
 from guanxi.kit.schema import Id
 from guanxi.models import Tag, TagRule
-from guanxi.tag import service
+from guanxi.tag import automation, service
 from guanxi.tag.schemas import (
     BulkIn,
     BulkOut,
@@ -42,7 +42,7 @@ def tag_out(tag: Tag, contacts: int = 0) -> TagOut:
 
 
 def rule_out(rule: TagRule) -> TagRuleOut:
-    code, content_id = service.rule_target(rule)
+    code, content_id = automation.rule_target(rule)
     return TagRuleOut(
         id=rule.id,
         name=rule.name,
@@ -209,7 +209,7 @@ def untag_contact(contact_id: Id, tag_id: Id, actor: Actor, session: DB) -> Resp
 def list_rules(
     actor: Actor, session: DB, listing: Listing, tag_id: Annotated[Id | None, Query()] = None
 ) -> Page[TagRuleOut]:
-    rows, cursor = service.list_rules(
+    rows, cursor = automation.list_rules(
         session, actor, tag_id=tag_id, sort=listing.sort, limit=listing.limit, cursor=listing.cursor
     )
     return Page(items=[rule_out(r.TagRule) for r in rows], next_cursor=cursor)
@@ -222,12 +222,12 @@ def create_rule(data: TagRuleIn, actor: Actor, session: DB) -> TagRuleOut:
     ``content`` (a view of a content). An optional ``condition`` (the condition language) must
     hold for the contact too. Unknown event types are 422 ``invalid_tag_rule``, bad conditions
     422 ``invalid_condition``."""
-    return rule_out(service.create_rule(session, actor, data, utcnow()))
+    return rule_out(automation.create_rule(session, actor, data, utcnow()))
 
 
 @router.get("/tag-rules/{tag_rule_id}", response_model=TagRuleOut)
 def get_rule(tag_rule_id: Id, actor: Actor, session: DB) -> TagRuleOut:
-    return rule_out(service.get_rule(session, actor, tag_rule_id))
+    return rule_out(automation.get_rule(session, actor, tag_rule_id))
 
 
 @router.patch("/tag-rules/{tag_rule_id}", response_model=TagRuleOut, responses=errors(422))
@@ -235,7 +235,7 @@ def update_rule(tag_rule_id: Id, data: TagRulePatch, actor: Actor, session: DB) 
     """Change any part of a rule — rename, enable or disable it, or redefine it (changing
     ``trigger`` drops the old trigger's fields). It applies to events from now on."""
     try:
-        rule = service.update_rule(session, actor, tag_rule_id, data.changes())
+        rule = automation.update_rule(session, actor, tag_rule_id, data.changes())
     except ValidationError as exc:  # the merged definition is not a rule
         raise RequestValidationError(exc.errors(include_url=False)) from exc
     return rule_out(rule)
@@ -244,5 +244,5 @@ def update_rule(tag_rule_id: Id, data: TagRulePatch, actor: Actor, session: DB) 
 @router.delete("/tag-rules/{tag_rule_id}", status_code=204)
 def delete_rule(tag_rule_id: Id, actor: Actor, session: DB) -> Response:
     """Delete a rule; the tags it gave stay."""
-    service.delete_rule(session, actor, tag_rule_id)
+    automation.delete_rule(session, actor, tag_rule_id)
     return Response(status_code=204)

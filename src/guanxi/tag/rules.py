@@ -26,6 +26,7 @@ from guanxi.event.records import Draft, Stored
 from guanxi.models import Contact, TagRule
 from guanxi.segment import conditions, profiles
 from guanxi.segment.conditions import PropFilter, prop_matches
+from guanxi.segment.references import usable
 from guanxi.segment.service import schema_for
 from guanxi.tag import holdings
 from guanxi.tag.holdings import Wanted
@@ -74,6 +75,10 @@ def react(
     passes: dict[tuple[int, int], bool] = {}
     if trees:
         schema = schema_for(session, workspace_id)
+        for rule_id, tree in list(trees.items()):
+            if not usable(tree, schema):  # names something deleted since: the rule is off
+                passes.update({(e.contact_id, r.id): False for e, r in hits if r.id == rule_id})
+                del trees[rule_id]
         asked = sorted({e.contact_id for e, r in hits if r.id in trees} & active)
         found = profiles.load(session, workspace_id, asked, list(trees.values()), schema, now)
         for event, rule in hits:

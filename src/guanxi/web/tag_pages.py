@@ -17,6 +17,7 @@ from guanxi.event import catalogue
 from guanxi.i18n import N_
 from guanxi.kit.clock import utcnow
 from guanxi.kit.schema import Id
+from guanxi.tag import automation
 from guanxi.tag import service as tags
 from guanxi.tag.schemas import TagGroupIn, TagGroupPatch, TagIn, TagPatch, TagRuleIn
 from guanxi.web.nav import MODULES
@@ -66,7 +67,7 @@ def _all_tags(console: Console) -> list[Any]:
 def _manager(
     request: Request, console: Console, *, error: str | None = None, status_code: int = 200
 ) -> HTMLResponse:
-    rules, _ = tags.list_rules(
+    rules, _ = automation.list_rules(
         console.session, console.principal, tag_id=None, sort=None, limit=200, cursor=None
     )
     tag_rows = _all_tags(console)
@@ -82,7 +83,7 @@ def _manager(
         group_names={g.id: g.name for g in groups},
         tags=tag_rows,
         names={r.Tag.id: r.Tag.name for r in tag_rows},
-        rules=[(r.TagRule, *tags.rule_target(r.TagRule)) for r in rules],
+        rules=[(r.TagRule, *automation.rule_target(r.TagRule)) for r in rules],
         type_labels=TYPE_LABELS,
         trigger_labels=TRIGGER_LABELS,
         event_types=sorted(catalogue.BUILTIN),
@@ -230,7 +231,7 @@ def create_rule(request: Request, console: ConsoleDep, data: PostedForm) -> Resp
     return _done(
         request,
         console,
-        lambda: tags.create_rule(console.session, console.principal, _rule(data), utcnow()),
+        lambda: automation.create_rule(console.session, console.principal, _rule(data), utcnow()),
     )
 
 
@@ -242,7 +243,7 @@ def enable_rule(
     return _done(
         request,
         console,
-        lambda: tags.update_rule(
+        lambda: automation.update_rule(
             console.session, console.principal, tag_rule_id, {"enabled": enabled}
         ),
     )
@@ -251,7 +252,9 @@ def enable_rule(
 @router.post("/tags/rules/{tag_rule_id}/delete", response_class=HTMLResponse)
 def delete_rule(request: Request, console: ConsoleDep, tag_rule_id: Id) -> Response:
     return _done(
-        request, console, lambda: tags.delete_rule(console.session, console.principal, tag_rule_id)
+        request,
+        console,
+        lambda: automation.delete_rule(console.session, console.principal, tag_rule_id),
     )
 
 
