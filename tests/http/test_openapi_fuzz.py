@@ -33,7 +33,12 @@ def fuzz_tenant(app: FastAPI) -> Tenant:
 
 @pytest.fixture(scope="module")
 def api_schema(app: FastAPI, fuzz_tenant: Tenant) -> schemathesis.schemas.BaseSchema:
-    return schemathesis.openapi.from_asgi("/api/openapi.json", app)
+    schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
+    # Schema examples and random cases, not the "coverage" phase: it enumerates the values
+    # around every branch of a schema, and the condition language is a recursive union of
+    # eleven kinds — it ran for hours on the segment, tag-rule and scoring-rule operations.
+    schema.config.phases.update(phases=["examples", "fuzzing"])
+    return schema
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

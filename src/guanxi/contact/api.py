@@ -71,7 +71,7 @@ def _custom_filters(request: Request) -> dict[str, str]:
     }
 
 
-@router.get("/contacts", response_model=Page[ContactOut])
+@router.get("/contacts", response_model=Page[ContactOut], responses=errors(404))
 def list_contacts(
     request: Request,
     actor: Actor,
@@ -107,7 +107,9 @@ def list_contacts(
     return Page(items=[ContactOut.model_validate(r.Contact) for r in rows], next_cursor=cursor)
 
 
-@router.get("/contacts/export.csv", response_class=StreamingResponse, responses=errors(400, 422))
+@router.get(
+    "/contacts/export.csv", response_class=StreamingResponse, responses=errors(400, 404, 422)
+)
 def export_contacts(
     request: Request,
     actor: Actor,

@@ -123,7 +123,7 @@ def list_tags(
     return Page(items=[tag_out(r.Tag, r.contacts) for r in rows], next_cursor=cursor)
 
 
-@router.post("/tags", response_model=TagOut, status_code=201, responses=errors(409))
+@router.post("/tags", response_model=TagOut, status_code=201, responses=errors(404, 409))
 def create_tag(data: TagIn, actor: Actor, session: DB) -> TagOut:
     """A tag, unique by name in the workspace (409 ``already_exists``), in a group or none,
     typed (basic: set by people; fact: from data; model: from rules and scores; predicted),
@@ -215,7 +215,7 @@ def list_rules(
     return Page(items=[rule_out(r.TagRule) for r in rows], next_cursor=cursor)
 
 
-@router.post("/tag-rules", response_model=TagRuleOut, status_code=201, responses=errors(422))
+@router.post("/tag-rules", response_model=TagRuleOut, status_code=201, responses=errors(404, 422))
 def create_rule(data: TagRuleIn, actor: Actor, session: DB) -> TagRuleOut:
     """Tag (or untag) a contact automatically when an event arrives: ``trigger: event`` with
     ``event_type`` and ``where`` property filters; ``code`` (a scan of a channel code);
