@@ -181,3 +181,43 @@ def test_rebase_moves_the_epoch_and_keeps_every_score(app: FastAPI) -> None:
         assert anchored is not None
         assert anchored < 40
     assert api.scores(who)["Fast"]["score"] == before
+
+
+def test_segments_and_stages_follow_a_rescore(app: FastAPI) -> None:
+    api, model, rule, who = setup(app, 1)
+    high = {"kind": "score", "model": model["id"], "op": "gte", "value": 50}
+    segment = api.call("POST", "/segments", 201, json={"name": "High", "condition": high})
+    mql = next(s for s in api.call("GET", "/lifecycle/stages")["items"] if s["key"] == "mql")
+    api.call("PATCH", f"/lifecycle/stages/{mql['id']}", json={"entry_rule": high})
+    drain(app)
+    assert api.call("GET", f"/segments/{segment['id']}")["member_count"] == 0
+    api.call("PUT", f"/scoring/rules/{rule['id']}", json={**FORM, "points": 60})
+    drain(app)
+    assert api.scores(who[0])["Eng"]["score"] == 60.0
+    members = api.call("GET", f"/segments/{segment['id']}/members")["items"]
+    assert [m["id"] for m in members] == [who[0]]
+    assert api.call("GET", f"/contacts/{who[0]}")["contact"]["stage"] == "mql"
+
+
+def test_changing_or_pausing_the_decay_keeps_todays_scores(app: FastAPI) -> None:
+    drain(app)
+    api = Api(app, make_tenant(app))
+    model = api.model(name="Slow", decay="half_life", decay_days=7)
+    api.rule(model, FORM)
+    drain(app)
+    with api.tenant.session() as s:  # as if the model were four weeks old
+        row = s.get(ScoreModel, (api.tenant.workspace_id, int(model["id"])))
+        assert row is not None
+        row.epoch -= timedelta(days=28)
+        s.commit()
+    who = api.contact("slow@acme.cn")
+    api.events(form("slow@acme.cn"))
+    assert api.scores(who)["Slow"]["score"] == 20.0
+    body = {"name": "Slow", "decay": "half_life", "decay_days": 14}
+    api.call("PUT", f"/scoring/models/{model['id']}", json=body)
+    assert api.scores(who)["Slow"]["score"] == 20.0  # before the job replays the points
+    drain(app)
+    assert api.scores(who)["Slow"]["score"] == 20.0
+    api.call("PUT", f"/scoring/models/{model['id']}", json={**body, "enabled": False})
+    assert api.scores(who)["Slow"]["score"] == 20.0
+    assert rescore_jobs(api)[-1].status == "done"  # pausing queues nothing

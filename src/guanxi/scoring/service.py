@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from guanxi.auth.principal import Principal
@@ -19,9 +19,10 @@ from guanxi.models import (
     ScorePoint,
     ScoreRule,
 )
-from guanxi.scoring import engine
+from guanxi.scoring import decay, engine
 from guanxi.scoring.rules import Earlier, award
 from guanxi.scoring.schemas import ModelIn, RuleIn
+from guanxi.scoring.specs import spec_of
 from guanxi.segment import conditions, references
 from guanxi.segment.service import InvalidCondition, checked, schema_for
 from guanxi.worker import jobs
@@ -106,19 +107,25 @@ def update_model(
     if data.kind != model.kind:
         raise InvalidScoring(reason=N_("a model stays points or combined"))
     weights = _weights(session, actor, data, model.id)
-    rescore = (data.decay, data.decay_days, data.enabled) != (
-        model.decay,
-        model.decay_days,
-        model.enabled,
-    )
     model.name, model.weights, model.grades = data.name, weights, data.grades.model_dump()
     model.rollup, model.rollup_n = data.rollup, data.rollup_n
-    if rescore and model.kind == "points":
-        model.decay, model.decay_days, model.enabled = data.decay, data.decay_days, data.enabled
-        model.epoch = _day(now)  # the re-score writes every anchor afresh
+    if model.kind == "points" and (data.decay, data.decay_days) != (model.decay, model.decay_days):
+        old = spec_of(model)
+        model.decay, model.decay_days, model.epoch = data.decay, data.decay_days, _day(now)
+        # every score keeps its value at this moment (anchored anew) until the re-score job
+        # has replayed each contact's points under the new decay
+        ratio = decay.factor(old, now) / decay.factor(spec_of(model), now)
+        session.execute(
+            update(ContactScore)
+            .where(
+                ContactScore.workspace_id == model.workspace_id, ContactScore.model_id == model.id
+            )
+            .values(engagement=ContactScore.engagement * ratio)
+        )
         _changed(session, actor, model)
-    else:
-        model.enabled = data.enabled
+    elif data.enabled and not model.enabled and model.kind == "points":
+        queue_rescore(session, model, actor.user_id)  # the events it missed while off
+    model.enabled = data.enabled
     session.flush()
     return model
 

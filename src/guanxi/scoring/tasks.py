@@ -17,10 +17,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from guanxi.db import transaction
+from guanxi.event import service as events
 from guanxi.kit.clock import utcnow
+from guanxi.lifecycle import rules as lifecycle
 from guanxi.models import Contact, ContactScore, ScoreModel
 from guanxi.scoring import engine
 from guanxi.scoring.service import RESCORE, rescore_contacts
+from guanxi.segment import membership
+from guanxi.segment.conditions import GradeCond, ScoreCond, walk
 from guanxi.worker.jobs import JobContext, handler
 
 CHUNK = 500
@@ -56,9 +60,35 @@ def rescore(context: JobContext) -> str:
                 model.scored_version = max(model.scored_version, int(version))
                 return "done"
             rules = engine.load_rules(session, ws, [model_id])
-            rescore_contacts(session, ws, rules, ids, utcnow())
+            now = utcnow()
+            rescore_contacts(session, ws, rules, ids, now)
+            _follow(session, model, ids, now)
             after, done = ids[-1], done + len(ids)
             context.checkpoint({"after": after, "done": done, "version": version}, session)
+
+
+def _follow(session: Session, model: ScoreModel, ids: list[int], now: datetime) -> None:
+    """What reads the model catches up for these contacts (no ``score_changed`` event: a
+    rule change is not something each contact did): segments on its score or on a combined
+    score over it, then lifecycle entry rules."""
+    ws = model.workspace_id
+    named = {str(model.id)} | {
+        str(m.id)
+        for m in session.scalars(select(ScoreModel).where(ScoreModel.workspace_id == ws))
+        if str(model.id) in (m.weights or {})
+    }
+    segments = membership.dynamic(session, ws)
+    reading = {
+        s.id
+        for s in segments
+        if any(isinstance(n, ScoreCond | GradeCond) and n.model in named for n in walk(s.tree))
+    }
+    drafts = membership.refresh(
+        session, ws, membership.with_dependents(segments, reading), ids, "rescore", now
+    )
+    drafts += lifecycle.advance(session, ws, ids, now)
+    if drafts:
+        events.store(session, ws, drafts, now)
 
 
 REBASE_AFTER = 64  # half-lives since the epoch: anchors up to 2^64 times the points
