@@ -292,3 +292,18 @@ def test_segments_naming_others_follow_lists_and_rebuilds(app: FastAPI) -> None:
         "PUT", f"/segments/{a['id']}", json={"name": "A", "condition": city | {"value": "北京"}}
     )
     assert tenant.call("GET", f"/segments/{b['id']}")["member_count"] == 2
+
+
+def test_account_changes_move_their_contacts(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    makers = {"kind": "account", "field": "industry", "op": "eq", "value": "制造"}
+    segment = tenant.call("POST", "/segments", json={"name": "Makers", "condition": makers})
+    account = tenant.call("POST", "/accounts", json={"name": "华东零售", "industry": "零售"})
+    contact = tenant.call("POST", "/contacts", json={"name": "王强"})
+    tenant.call("PUT", f"/accounts/{account['id']}/contacts/{contact['id']}", json={"role": "user"})
+    members = f"/segments/{segment['id']}/members"
+    assert tenant.call("GET", members)["items"] == []
+    tenant.call("PATCH", f"/accounts/{account['id']}", json={"industry": "制造"})
+    assert [m["id"] for m in tenant.call("GET", members)["items"]] == [contact["id"]]
+    tenant.call("DELETE", f"/accounts/{account['id']}/contacts/{contact['id']}")
+    assert tenant.call("GET", members)["items"] == []

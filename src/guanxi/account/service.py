@@ -16,6 +16,7 @@ from guanxi.contact import collisions, normalise
 from guanxi.contact import fields as custom_fields
 from guanxi.contact import service as contacts
 from guanxi.errors import BadRequest, InvalidValue, NotFound
+from guanxi.event import service as events
 from guanxi.i18n import N_
 from guanxi.kit.clock import utcnow
 from guanxi.kit.pagination import SortSpec, paginate
@@ -194,7 +195,22 @@ def update(
         setattr(account, name, value)
     account.updated_at = now
     session.flush()
+    written = [f"account.{k}" for k in values] + [
+        f"account.custom.{k}" for k in changes.get("custom") or {}
+    ]
+    events.profile_updated(session, actor.workspace_id, _members(session, account), written, now)
     return account
+
+
+def _members(session: Session, account: Account) -> list[int]:
+    return list(
+        session.scalars(
+            select(ContactAccount.contact_id).where(
+                ContactAccount.workspace_id == account.workspace_id,
+                ContactAccount.account_id == account.id,
+            )
+        )
+    )
 
 
 def link(
@@ -229,6 +245,7 @@ def link(
         session.add(row)
     row.role, row.title, row.reports_to_id = data.role, data.title, data.reports_to_id
     session.flush()
+    events.profile_updated(session, actor.workspace_id, [contact.id], ["accounts"], now)
     return row
 
 
@@ -268,6 +285,7 @@ def unlink(session: Session, actor: Principal, account_id: int, contact_id: int)
         report.reports_to_id = row.reports_to_id  # their manager's manager takes them
     session.delete(row)
     session.flush()
+    events.profile_updated(session, actor.workspace_id, [contact_id], ["accounts"], utcnow())
 
 
 def org_chart(session: Session, actor: Principal, account_id: int) -> list[MemberLinkOut]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -122,6 +122,25 @@ def store(
         derived = reactors.run(session, workspace_id, stored, now)
         _, stored = _write(session, workspace_id, derived, now) if derived else ([], [])
     return outcomes
+
+
+def profile_updated(
+    session: Session,
+    workspace_id: int,
+    contact_ids: Iterable[int],
+    fields: Iterable[str],
+    now: datetime,
+) -> None:
+    """A person or a client wrote these contacts' fields (or their accounts' — ``account.…``):
+    a ``profile_updated`` event says which, so that the reactors (fit scores, lifecycle entry
+    rules, segments on fields) see the change."""
+    names = sorted(set(fields))
+    drafts = [
+        Draft(c, "profile_updated", now, {"fields": names}, source="api")
+        for c in sorted(set(contact_ids))
+    ]
+    if names and drafts:
+        store(session, workspace_id, drafts, now)
 
 
 def check(

@@ -21,7 +21,6 @@ from guanxi.contact.schemas import ContactFields, IdentityIn
 from guanxi.db import bulk_insert
 from guanxi.errors import Conflict, InvalidValue, NotFound
 from guanxi.event import service as events
-from guanxi.event.records import Draft
 from guanxi.i18n import N_
 from guanxi.identity import repository as repo
 from guanxi.identity import rules
@@ -153,14 +152,10 @@ def update_contact(
 def profile_updated(
     session: Session, contact: Contact, values: Mapping[str, Any], now: datetime
 ) -> None:
-    """A person or a client wrote these fields: a ``profile_updated`` event says which, so that
-    the reactors (fit scores, lifecycle entry rules, segments on fields) see the change."""
-    names = sorted(
-        [k for k in values if k != "custom"] + [f"custom.{k}" for k in values.get("custom") or {}]
-    )
-    if names:
-        draft = Draft(contact.id, "profile_updated", now, {"fields": names}, source="api")
-        events.store(session, contact.workspace_id, [draft], now)
+    names = [k for k in values if k != "custom"] + [
+        f"custom.{k}" for k in values.get("custom") or {}
+    ]
+    events.profile_updated(session, contact.workspace_id, [contact.id], names, now)
 
 
 def add_identity(
