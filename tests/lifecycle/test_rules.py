@@ -88,13 +88,17 @@ def test_the_furthest_matching_stage_wins_and_rules_never_go_back(app: FastAPI) 
     tenant, client = make_tenant(app), TestClient(app)
     set_rule(client, tenant, "lead", HAS_TITLE)
     set_rule(client, tenant, "mql", PRICING_3)
-    fresh = person(client, tenant, "a@example.test", title="CTO")
+    fresh = person(client, tenant, "a@example.test", title="CTO")  # a title: a lead at once
+    assert history(client, tenant, fresh) == [(None, "lead", "rule", False)]
     views(client, tenant, "a@example.test", 3)
-    assert history(client, tenant, fresh) == [(None, "mql", "rule", False)]  # skips lead
+    assert history(client, tenant, fresh)[0] == ("lead", "mql", "rule", False)
+    skipper = person(client, tenant, "c@example.test")  # no title: not a lead
+    views(client, tenant, "c@example.test", 3)
+    assert history(client, tenant, skipper) == [(None, "mql", "rule", False)]  # skips lead
 
     ahead = person(client, tenant, "b@example.test", title="CIO", stage="sql")
     views(client, tenant, "b@example.test", 3)
-    assert history(client, tenant, ahead) == [(None, "sql", "api", False)]
+    assert history(client, tenant, ahead)[0] == ("lead", "sql", "api", False)  # never back
 
 
 def test_rules_chain_through_the_stage_they_set(app: FastAPI) -> None:

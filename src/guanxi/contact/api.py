@@ -153,7 +153,8 @@ def create_contact(data: ContactIn, actor: Actor, session: DB) -> ContactOut:
         lifecycle.known(session, actor.workspace_id, data.stage)
     fields = lifecycle.without_stage(data)
     contact = resolution.create_contact(session, actor, fields, data.identities, now)
-    lifecycle.write_field(session, actor, contact, data.stage, now)
+    if data.stage is not None:
+        lifecycle.write_field(session, actor, contact, data.stage, now)
     return ContactOut.model_validate(contact)
 
 

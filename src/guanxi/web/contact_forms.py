@@ -110,7 +110,8 @@ def create_contact(request: Request, console: ConsoleDep, form: PostedForm) -> R
         contact = resolution.create_contact(
             console.session, console.principal, lifecycle.without_stage(data), [], now
         )
-        lifecycle.write_field(console.session, console.principal, contact, data.stage, now)
+        if data.stage is not None:
+            lifecycle.write_field(console.session, console.principal, contact, data.stage, now)
     except (GuanxiError, ValidationError) as exc:
         console.session.rollback()
         return _form(request, console, values, custom, **failure(request, exc))
