@@ -161,3 +161,35 @@ def test_a_custom_field_rule_applies_when_the_contact_next_acts(app: FastAPI) ->
     views(client, tenant, "g@example.test", 1)
     assert history(client, tenant, big) == [(None, "sql", "rule", False)]
     assert history(client, tenant, small) == []
+
+
+def test_rules_on_a_moving_window_are_re_applied_daily(app: FastAPI) -> None:
+    from sqlalchemy import select
+
+    from guanxi.db import transaction
+    from guanxi.kit.clock import utcnow
+    from guanxi.lifecycle import tasks
+    from guanxi.lifecycle.service import REAPPLY
+    from guanxi.models import Job
+
+    moving, fixed = make_tenant(app), make_tenant(app)
+    quiet = {"kind": "event", "type": "order", "window": {"days": 365}, "op": "eq", "value": 0}
+    set_rule(TestClient(app), moving, "churned", quiet)
+    set_rule(TestClient(app), fixed, "lead", HAS_TITLE)
+
+    def waiting(tenant: Tenant) -> int:
+        with tenant.session() as s:
+            return len(
+                s.scalars(
+                    select(Job).where(
+                        Job.workspace_id == tenant.workspace_id,
+                        Job.kind == REAPPLY,
+                        Job.status == "pending",
+                    )
+                ).all()
+            )
+
+    before = (waiting(moving), waiting(fixed))
+    with transaction(app.state.sessionmaker) as s:
+        tasks.daily(s, utcnow())
+    assert (waiting(moving), waiting(fixed)) == (before[0] + 1, before[1])

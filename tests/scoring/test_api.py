@@ -244,6 +244,7 @@ RULE_REFUSALS = [
     ({**MANAGER, "condition": {"kind": "field", "field": "title", "op": "gt", "value": 3}}, "invalid_condition"),
     ({**MANAGER, "condition": {"kind": "tag", "tags": ["123"]}}, "invalid_condition"),
     ({**MANAGER, "kind": "account_fit"}, "invalid_condition"),  # title is no account field
+    ({**MANAGER, "condition": {"kind": "event", "type": "order", "window": {"days": 30}}}, "invalid_scoring_rule"),  # fit on a clock
     ({**FORM, "points": 0}, "validation_error"),
     ({**FORM, "cap": 10}, "validation_error"),
     ({**FORM, "cap_days": 10}, "validation_error"),

@@ -23,7 +23,7 @@ from guanxi.scoring import decay, engine
 from guanxi.scoring.rules import Earlier, award
 from guanxi.scoring.schemas import ModelIn, RuleIn
 from guanxi.scoring.specs import spec_of
-from guanxi.segment import conditions, references
+from guanxi.segment import conditions, references, timing
 from guanxi.segment.service import InvalidCondition, checked, schema_for
 from guanxi.worker import jobs
 
@@ -175,7 +175,12 @@ def check_rule(session: Session, workspace_id: int, data: RuleIn) -> None:
         if schema.event_types is not None and data.event_type not in schema.event_types:
             raise InvalidScoring(reason=N_("unknown event type"))
     elif data.kind == "fit":
-        checked(session, workspace_id, data.condition)
+        schema = checked(session, workspace_id, data.condition)
+        if timing.moves_with_time(data.condition, schema):
+            # fit is what a contact is, re-checked when they change, not on a clock
+            raise InvalidScoring(
+                reason=N_("a fit rule cannot look at a moving window: use an engagement rule")
+            )
     else:
         schema = schema_for(session, workspace_id)
         account = conditions.Schema(account_custom=schema.account_custom, subject="account")

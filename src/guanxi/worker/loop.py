@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from guanxi.auth.service import purge_expired_sessions
 from guanxi.db import transaction
 from guanxi.kit.clock import utcnow
+from guanxi.lifecycle import tasks as lifecycle_tasks
 from guanxi.scoring import tasks as scoring_tasks
 from guanxi.segment import timers as segment_timers
 from guanxi.worker import jobs
@@ -61,6 +62,7 @@ def default_schedule() -> list[Scheduled]:
         Scheduled("refresh_statistics", 3600, refresh_statistics),
         Scheduled("segment_timers", 10, segment_timers.run_due),
         Scheduled("rebase_scores", 86400, scoring_tasks.rebase),
+        Scheduled("lifecycle_daily", 86400, lifecycle_tasks.daily),
     ]
 
 
