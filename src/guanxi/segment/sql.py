@@ -133,6 +133,8 @@ def _compare(
     elif op == "starts_with":
         test = func.substr(expr, 1, len(value)) == value
     else:
+        if dialect == "postgresql" and kind not in ("number", "boolean"):
+            expr = expr.collate("C")  # text in code point order, as Python compares it
         test = {"gt": expr > value, "gte": expr >= value, "lt": expr < value, "lte": expr <= value}[
             op
         ]
