@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    false,
     func,
     literal,
     select,
@@ -169,6 +170,8 @@ def in_list(
     array and are unnested into a semi-join: binding each value costs more than the query, and
     ``= ANY(array)`` turns into rows × values comparisons whenever the planner picks a scan."""
     items = list(values)
+    if not items:
+        return false()
     if session.get_bind().dialect.name == "postgresql":
         kind = BigInteger() if items and isinstance(items[0], int) else String()
         return column.in_(select(func.unnest(literal(items, ARRAY(kind)))))

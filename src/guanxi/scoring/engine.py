@@ -19,7 +19,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from guanxi.db import bulk_insert, upsert_statement
+from guanxi.db import bulk_insert, in_list, upsert_statement
 from guanxi.event.records import Draft, Stored
 from guanxi.kit.ids import new_ids
 from guanxi.models import ContactScore, Event, ScoreModel, ScorePoint, ScoreRule
@@ -110,7 +110,7 @@ def earlier_points(
         .where(
             ScorePoint.workspace_id == workspace_id,
             ScorePoint.rule_id.in_([r.id for r in capped]),
-            ScorePoint.contact_id.in_(sorted(set(contact_ids))),
+            in_list(session, ScorePoint.contact_id, sorted(set(contact_ids))),
             ScorePoint.earned_at > since - timedelta(days=widest),
         )
         .order_by(ScorePoint.earned_at)
@@ -151,7 +151,7 @@ def events_of(
                 Event.id, Event.contact_id, Event.type, Event.occurred_at, Event.properties
             ).where(
                 Event.workspace_id == workspace_id,
-                Event.contact_id.in_(list(contact_ids)),
+                in_list(session, Event.contact_id, list(contact_ids)),
                 Event.type.in_(types),
             )
         )
@@ -203,7 +203,7 @@ def apply(
             select(ContactScore.contact_id, ContactScore.model_id, ContactScore.fit).where(
                 ContactScore.workspace_id == workspace_id,
                 ContactScore.model_id.in_(sorted({m for _, m in touched})),
-                ContactScore.contact_id.in_(sorted({c for c, _ in touched})),
+                in_list(session, ContactScore.contact_id, sorted({c for c, _ in touched})),
             )
         )
     }

@@ -24,7 +24,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from guanxi.db import bulk_insert, upsert_statement
+from guanxi.db import bulk_insert, in_list, upsert_statement
 from guanxi.event.records import Draft, Stored
 from guanxi.kit.ids import new_ids
 from guanxi.models import Contact, Segment, SegmentChange, SegmentMember, SegmentTimer
@@ -124,7 +124,7 @@ def _apply(
                 .where(
                     SegmentMember.workspace_id == workspace_id,
                     SegmentMember.segment_id == segment_id,
-                    SegmentMember.contact_id.in_(sorted(exited)),
+                    in_list(session, SegmentMember.contact_id, sorted(exited)),
                 )
                 .returning(SegmentMember.contact_id)
             )
@@ -203,7 +203,7 @@ def set_timers(
             delete(SegmentTimer).where(
                 SegmentTimer.workspace_id == workspace_id,
                 SegmentTimer.segment_id == segment_id,
-                SegmentTimer.contact_id.in_(sorted(contact_ids)),
+                in_list(session, SegmentTimer.contact_id, sorted(contact_ids)),
             )
         )
     rows = [
@@ -241,7 +241,7 @@ def refresh(
     held: dict[int, set[int]] = defaultdict(set)  # contact → segments it is in
     for contact_id, segment_id in session.execute(
         select(SegmentMember.contact_id, SegmentMember.segment_id).where(
-            SegmentMember.workspace_id == ws, SegmentMember.contact_id.in_(ids)
+            SegmentMember.workspace_id == ws, in_list(session, SegmentMember.contact_id, ids)
         )
     ):
         held[contact_id].add(segment_id)
@@ -315,7 +315,7 @@ def react(
         session.scalars(
             select(Contact.id).where(
                 Contact.workspace_id == workspace_id,
-                Contact.id.in_(sorted(contacts)),
+                in_list(session, Contact.id, sorted(contacts)),
                 Contact.created_at >= now,
             )
         )

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from guanxi.db import in_list
 from guanxi.models import (
     Account,
     Contact,
@@ -43,10 +44,12 @@ from guanxi.segment.conditions import (
     walk,
 )
 
+FIELD_NAMES = ("id", *CONTACT_FIELDS, "custom")
+
 
 def fields_of(row: Any) -> dict[str, Any]:
-    """A contact's fields as conditions see them, from a row of ``id``, the fields, ``custom``."""
-    values = dict(row._mapping)
+    """A contact's fields as conditions see them, from a row of ``FIELD_NAMES``."""
+    values = dict(zip(FIELD_NAMES, row, strict=True))
     values["custom"] = values["custom"] or {}
     return values
 
@@ -88,10 +91,12 @@ def load(
     if not ids:
         return {}
     # plain rows, not ORM objects: a batch loads a thousand contacts for every reactor
-    columns = [Contact.id, *(getattr(Contact, name) for name in CONTACT_FIELDS), Contact.custom]
+    columns = [getattr(Contact, name) for name in FIELD_NAMES]
     contacts = session.execute(
         select(*columns).where(
-            Contact.workspace_id == ws, Contact.id.in_(ids), Contact.status == "active"
+            Contact.workspace_id == ws,
+            in_list(session, Contact.id, ids),
+            Contact.status == "active",
         )
     ).all()
     ids = [c.id for c in contacts]
@@ -105,7 +110,9 @@ def load(
                 (Account.workspace_id == ContactAccount.workspace_id)
                 & (Account.id == ContactAccount.account_id),
             )
-            .where(ContactAccount.workspace_id == ws, ContactAccount.contact_id.in_(ids))
+            .where(
+                ContactAccount.workspace_id == ws, in_list(session, ContactAccount.contact_id, ids)
+            )
         ).all()
         for contact_id, account in rows:
             accounts[contact_id].append(account_fields(account))
@@ -114,7 +121,9 @@ def load(
     types, since, any_events = _event_reach(nodes, now)
     if any_events:
         stmt = select(Event.contact_id, Event.type, Event.occurred_at, Event.properties).where(
-            Event.workspace_id == ws, Event.contact_id.in_(ids), Event.type.in_(sorted(types))
+            Event.workspace_id == ws,
+            in_list(session, Event.contact_id, ids),
+            Event.type.in_(sorted(types)),
         )
         if since is not None:
             stmt = stmt.where(Event.occurred_at >= since)
@@ -125,7 +134,7 @@ def load(
     if any(isinstance(n, TagCond) for n in nodes):
         for contact_id, tag_id in session.execute(
             select(ContactTag.contact_id, ContactTag.tag_id).where(
-                ContactTag.workspace_id == ws, ContactTag.contact_id.in_(ids)
+                ContactTag.workspace_id == ws, in_list(session, ContactTag.contact_id, ids)
             )
         ):
             tags[contact_id].add(str(tag_id))
@@ -134,7 +143,7 @@ def load(
     if any(isinstance(n, SegmentCond) for n in nodes):
         for contact_id, segment_id in session.execute(
             select(SegmentMember.contact_id, SegmentMember.segment_id).where(
-                SegmentMember.workspace_id == ws, SegmentMember.contact_id.in_(ids)
+                SegmentMember.workspace_id == ws, in_list(session, SegmentMember.contact_id, ids)
             )
         ):
             members[contact_id].add(str(segment_id))
@@ -172,7 +181,7 @@ def load_scores(
                 ScorePoint.contact_id, ScorePoint.model_id, ScorePoint.earned_at, ScorePoint.points
             ).where(
                 ScorePoint.workspace_id == ws,
-                ScorePoint.contact_id.in_(ids),
+                in_list(session, ScorePoint.contact_id, ids),
                 ScorePoint.model_id.in_([int(m) for m in linear]),
                 ScorePoint.earned_at > now - timedelta(days=widest),
             )
@@ -181,7 +190,7 @@ def load_scores(
     facts: dict[int, dict[str, decay.ScoreFact]] = defaultdict(dict)
     for row in session.scalars(
         select(ContactScore).where(
-            ContactScore.workspace_id == ws, ContactScore.contact_id.in_(ids)
+            ContactScore.workspace_id == ws, in_list(session, ContactScore.contact_id, ids)
         )
     ):
         model = str(row.model_id)

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from guanxi.db import upsert_statement
+from guanxi.db import in_list, upsert_statement
 from guanxi.event.records import Draft
 from guanxi.models import ContactTag, Tag, TagGroup
 
@@ -60,7 +60,7 @@ def delete_rows(session: Session, workspace_id: int, pairs: Iterable[tuple[int, 
                 delete(ContactTag).where(
                     ContactTag.workspace_id == workspace_id,
                     ContactTag.tag_id == tag_id,
-                    ContactTag.contact_id.in_(list(part)),
+                    in_list(session, ContactTag.contact_id, list(part)),
                 )
             )
 
@@ -138,7 +138,7 @@ def change(
             for c, t in session.execute(
                 select(ContactTag.contact_id, ContactTag.tag_id).where(
                     ContactTag.workspace_id == workspace_id,
-                    ContactTag.contact_id.in_(list(part)),
+                    in_list(session, ContactTag.contact_id, list(part)),
                     ContactTag.tag_id.in_(tag_ids),
                 )
             )
@@ -196,7 +196,7 @@ def copy_for_merge(
     rows = session.scalars(
         select(ContactTag).where(
             ContactTag.workspace_id == workspace_id,
-            ContactTag.contact_id.in_([survivor_id, merged_id]),
+            in_list(session, ContactTag.contact_id, [survivor_id, merged_id]),
         )
     ).all()
     tags = tags_by_id(session, workspace_id, (r.tag_id for r in rows))
@@ -242,7 +242,7 @@ def drop_merge_copies(
     rows = session.scalars(
         select(ContactTag).where(
             ContactTag.workspace_id == workspace_id,
-            ContactTag.contact_id.in_([survivor_id, merged_id]),
+            in_list(session, ContactTag.contact_id, [survivor_id, merged_id]),
             ContactTag.tag_id.in_(ids),
         )
     ).all()

@@ -22,6 +22,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from guanxi.db import in_list
 from guanxi.event.records import Draft, Stored
 from guanxi.models import Contact, TagRule
 from guanxi.segment import conditions, profiles
@@ -66,7 +67,7 @@ def react(
         session.scalars(
             select(Contact.id).where(
                 Contact.workspace_id == workspace_id,
-                Contact.id.in_(contact_ids),
+                in_list(session, Contact.id, contact_ids),
                 Contact.status == "active",
             )
         )
