@@ -1,15 +1,21 @@
 """Cancelling an import: a compensating transaction that leaves the workspace as it was —
 merges the import made are reverted (newest first), what it created is deleted with its
-identities and links, the values it replaced are restored (its stage moves with their history
-and events removed), its collisions forgotten."""
+identities and links and all that derives from it (segment memberships, tags, scores, events),
+the values it replaced are restored (its stage moves with their history and events removed),
+its collisions forgotten; then segments, fit scores and entry rules catch up as after an
+import."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from typing import Any
+
+from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy.orm import Session
 
 from guanxi.db import transaction
 from guanxi.errors import GuanxiError
 from guanxi.identity import merging
+from guanxi.importer import followups
 from guanxi.importer.plan import Options
 from guanxi.kit.clock import utcnow
 from guanxi.models import (
@@ -18,13 +24,54 @@ from guanxi.models import (
     Contact,
     ContactAccount,
     ContactMerge,
+    ContactScore,
+    ContactTag,
     Event,
     Identity,
     ImportChange,
+    Job,
+    ScorePoint,
+    Segment,
+    SegmentChange,
+    SegmentMember,
+    SegmentTimer,
     StageChange,
 )
 from guanxi.worker import jobs
 from guanxi.worker.jobs import JobContext
+
+
+def _forget(session: Session, ws: int, created: Select[Any]) -> None:
+    """Everything derived from the contacts the import made (their segment memberships with
+    the counts, timers and history, tags, scores, stage history, events): they never were."""
+    session.execute(
+        update(Segment)
+        .where(Segment.workspace_id == ws)
+        .values(
+            member_count=Segment.member_count
+            - select(func.count())
+            .select_from(SegmentMember)
+            .where(
+                SegmentMember.workspace_id == ws,
+                SegmentMember.segment_id == Segment.id,
+                SegmentMember.contact_id.in_(created),
+            )
+            .scalar_subquery()
+        )
+    )
+    for table in (
+        SegmentMember,
+        SegmentTimer,
+        SegmentChange,
+        ContactTag,
+        ContactScore,
+        ScorePoint,
+        StageChange,
+        Event,
+    ):
+        session.execute(
+            delete(table).where(table.workspace_id == ws, table.contact_id.in_(created))
+        )
 
 
 def cancel(context: JobContext) -> str:
@@ -116,6 +163,7 @@ def cancel(context: JobContext) -> str:
                 Event.source == f"import:{job}",
             )
         )
+        _forget(session, ws, created)
         session.execute(delete(Contact).where(Contact.workspace_id == ws, Contact.import_id == job))
         imported_accounts = select(Account.id).where(
             Account.workspace_id == ws, Account.import_id == job
@@ -126,6 +174,9 @@ def cancel(context: JobContext) -> str:
             )
         )
         session.execute(delete(Account).where(Account.workspace_id == ws, Account.import_id == job))
+        # what derives from the contacts it changed is made again from their restored values
+        row = session.get(Job, (ws, job))
+        followups.start(session, ws, row.created_by if row else None, now)
     context.progress = {**context.progress, "cancelled": True}
     if kept:
         context.progress["merges_kept"] = kept
