@@ -59,3 +59,21 @@ def test_scores_segments_and_lists_follow_a_merge_and_its_undo(app: FastAPI) -> 
     assert members(dynamic) == [other]
     assert members(vip) == [other]
     assert tenant.call("GET", f"/segments/{dynamic['id']}")["member_count"] == 1
+
+
+def test_a_stage_the_merge_fills_is_a_move_in_the_history(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    keep = tenant.call("POST", "/contacts", json={"name": "Keep", "email": "k2@acme.cn"})["id"]
+    other = tenant.call("POST", "/contacts", json={"name": "Other", "stage": "sql"})["id"]
+
+    def history(contact_id: str) -> list[tuple[str | None, str, str]]:
+        items = tenant.call("GET", f"/contacts/{contact_id}/stages")["items"]
+        return [(c["from_stage"], c["to_stage"], c["cause"]) for c in items]
+
+    merge = tenant.call("POST", f"/contacts/{keep}/merge", json={"other_id": other})
+    assert tenant.call("GET", f"/contacts/{keep}")["contact"]["stage"] == "sql"
+    assert history(keep) == [(None, "sql", "merge")]
+    tenant.call("POST", f"/merges/{merge['id']}/undo")
+    assert tenant.call("GET", f"/contacts/{keep}")["contact"]["stage"] is None
+    assert history(keep) == []
+    assert history(other) == [(None, "sql", "api")]

@@ -12,7 +12,7 @@ from guanxi.segment.conditions import Condition
 
 Key = str  # a stage key: lower-case letters, digits and _, starting with a letter
 KEY_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
-Cause = Literal["rule", "user", "api", "journey", "import"]
+Cause = Literal["rule", "user", "api", "journey", "import", "merge"]
 
 
 class StageIn(BaseModel):

@@ -31,6 +31,7 @@ CAUSES = {
     "api": N_("API"),
     "journey": N_("Journey"),
     "import": N_("Import"),
+    "merge": N_("Merge"),
 }
 FUNNEL_DAYS = 30
 
