@@ -20,6 +20,7 @@ from guanxi.importer import reader, rows
 from guanxi.importer.schemas import ImportIn, ImportOut, UploadOut
 from guanxi.kit.ids import new_id
 from guanxi.models import ImportError_, ImportMapping, Job
+from guanxi.segment import manage as segments
 from guanxi.worker import jobs
 
 MAX_UPLOAD = 512 * 1024 * 1024
@@ -140,6 +141,10 @@ def start(
     for column, target in data.mapping.items():
         if column not in shape.headers or not rows.valid_target(target, custom, account_custom):
             raise InvalidMapping(column=column, target=target)
+    if data.list_id is not None:  # the static list the file's contacts go to
+        chosen = segments.get(session, actor, data.list_id, write=True)
+        if chosen.kind != "static":
+            raise segments.NotAList()
     payload = {
         "path": str(path),
         "shape": {

@@ -40,6 +40,7 @@ class Options:
     accounts: str = "create"
     dry_run: bool = False
     by: int | None = None  # the member importing: updating others' contacts is a collision
+    list_id: int | None = None  # a static list the file's contacts go to
 
     @classmethod
     def of(cls, payload: Mapping[str, Any]) -> Options:
@@ -50,6 +51,7 @@ class Options:
                 if k in payload
             },
             by=int(payload["by"]) if payload.get("by") else None,
+            list_id=int(payload["list_id"]) if payload.get("list_id") else None,
         )
 
 
@@ -98,6 +100,7 @@ class Batch:
     problems: list[Problem] = field(default_factory=list)
     merges: list[Parsed] = field(default_factory=list)
     collisions: dict[int, dict[str, Any]] = field(default_factory=dict)  # by contact
+    named: set[int] = field(default_factory=set)  # every contact a row names (for the list)
     overlay: Overlay = field(default_factory=Overlay)
     ids: Iterator[int] = field(default_factory=lambda: iter(()))  # drawn in one block
     source: tuple[list[Parsed], list[Problem], int] | None = None  # what it was planned from
@@ -378,9 +381,10 @@ def plan(
             if problem is not None:
                 batch.problems.append(problem)
                 continue
+            made = next(batch.ids)
             contact = {
                 "workspace_id": workspace_id,
-                "id": next(batch.ids),
+                "id": made,
                 **{f: row.values.get(f) for f in PROFILE},
                 "name_key": row.values.get("name_key"),
                 "custom": dict(row.custom),
@@ -396,9 +400,11 @@ def plan(
             for k in row.keys:
                 pending[k] = contact
             batch.contacts.append(contact)
+            batch.named.add(made)
             counts.created += 1
             continue
         contact_id = hits.pop()
+        batch.named.add(contact_id)
         if options.dedup == "skip":
             batch.problems.append(
                 Problem(

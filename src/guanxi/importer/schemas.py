@@ -35,6 +35,9 @@ class ImportIn(BaseModel):
     create: bool = True
     accounts: Literal["link", "create"] = "create"
     dry_run: bool = False
+    list_id: Id | None = Field(
+        default=None, description="A static list every contact the file names is added to."
+    )
 
 
 class ImportOut(BaseModel):

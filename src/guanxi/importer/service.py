@@ -53,8 +53,10 @@ from guanxi.models import (
     ImportChange,
     ImportError_,
     Job,
+    Segment,
 )
 from guanxi.notification import service as notifications
+from guanxi.segment import membership
 from guanxi.worker.jobs import JobContext
 
 BATCH = 5000
@@ -179,11 +181,13 @@ def write(
     language: Language,
     told: Told,
     by: int | None = None,
+    list_id: int | None = None,
 ) -> None:
     """Write a planned batch, in the session's transaction; problems are reported in
     ``language`` (the one the import was started in). Contacts of other owners whose values
     the batch changes are collisions, once per contact and import; each owner is told once.
-    Stages the batch sets are moves made by ``by``, the member importing (cause import)."""
+    Stages the batch sets are moves made by ``by``, the member importing (cause import). The
+    contacts the rows name go to the static list ``list_id`` (if it is still there)."""
     counts = batch.counts
     _collisions(session, workspace_id, job_id, batch, now, told)
     bulk_insert(session, Account, batch.accounts)
@@ -247,6 +251,7 @@ def write(
             continue
         counts.merged += len(result.merges)
         counts.updated += 1
+        batch.named.add(result.contact.id)
     bulk_insert(
         session,
         ImportError_,
@@ -265,6 +270,17 @@ def write(
     )
     counts.problems += sum(1 for p in batch.problems if p.reason != "duplicate")
     lifecycle.record_import(session, workspace_id, _moves(batch), job_id, by, now)
+    chosen = session.get(Segment, (workspace_id, list_id)) if list_id else None
+    if chosen is not None and chosen.kind == "static" and batch.named:
+        membership.write_changes(
+            session,
+            workspace_id,
+            {chosen.id: (batch.named, set())},
+            {chosen.id: chosen.name},
+            "import",
+            now,
+            emit=False,  # an import is not each person's doing: history, no timeline events
+        )
 
 
 def _moves(batch: Batch) -> list[tuple[int, str | None, str]]:
@@ -336,6 +352,7 @@ class Writer:
                     context.payload.get("language", "zh_CN"),
                     self.told,
                     Options.of(context.payload).by,
+                    Options.of(context.payload).list_id,
                 )
                 total = self.counts + batch.counts
                 cancel = context.checkpoint(

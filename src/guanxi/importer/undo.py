@@ -7,6 +7,7 @@ import."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select, update
@@ -37,6 +38,7 @@ from guanxi.models import (
     SegmentTimer,
     StageChange,
 )
+from guanxi.segment import membership
 from guanxi.worker import jobs
 from guanxi.worker.jobs import JobContext
 
@@ -72,6 +74,29 @@ def _forget(session: Session, ws: int, created: Select[Any]) -> None:
         session.execute(
             delete(table).where(table.workspace_id == ws, table.contact_id.in_(created))
         )
+
+
+def _leave_list(
+    session: Session, ws: int, context: JobContext, started: datetime, now: datetime
+) -> None:
+    """The contacts this import put on its static list leave it again."""
+    list_id = Options.of(context.payload).list_id
+    if list_id is None:
+        return
+    added = set(
+        session.scalars(
+            select(SegmentChange.contact_id).where(
+                SegmentChange.workspace_id == ws,
+                SegmentChange.segment_id == list_id,
+                SegmentChange.cause == "import",
+                SegmentChange.entered.is_(True),
+                SegmentChange.at >= started,
+            )
+        )
+    )
+    membership.write_changes(
+        session, ws, {list_id: (set(), added)}, {list_id: ""}, "import", now, emit=False
+    )
 
 
 def cancel(context: JobContext) -> str:
@@ -163,6 +188,7 @@ def cancel(context: JobContext) -> str:
                 Event.source == f"import:{job}",
             )
         )
+        _leave_list(session, ws, context, started, now)
         _forget(session, ws, created)
         session.execute(delete(Contact).where(Contact.workspace_id == ws, Contact.import_id == job))
         imported_accounts = select(Account.id).where(
