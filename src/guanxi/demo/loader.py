@@ -93,6 +93,7 @@ def load_demo(session: Session, password: str, seed: int = 2026) -> DemoLogin:
                 session, actor, _login(session, email, p.name, password, p.language), role, team_id
             )
             count += 1
+    _segments(session, actor)  # first: the customers' events then tag, score and segment them
     _customers(session, actor, seed)
     _marketing(session, actor)
     return DemoLogin(workspace.id, ADMIN_EMAIL, password, count)
@@ -139,6 +140,84 @@ def _marketing(session: Session, actor: Principal) -> None:
         now,
     )
     content.link(session, actor, article.id, LinkIn(channel_code="demo-expo"), now)
+
+
+def _segments(session: Session, actor: Principal) -> None:
+    """Tags with rules, two scoring models and a combined one, an MQL entry rule, and a few
+    segments — once (a refreshed demo keeps them)."""
+    from guanxi.lifecycle import service as lifecycle
+    from guanxi.scoring import service as scoring
+    from guanxi.scoring.schemas import ModelIn, RuleIn
+    from guanxi.segment import manage as segments
+    from guanxi.segment.schemas import SegmentIn
+    from guanxi.tag import automation
+    from guanxi.tag import service as tags
+    from guanxi.tag.schemas import TagGroupIn, TagIn, TagRuleIn
+
+    if scoring.list_models(session, actor):
+        return
+    now = utcnow()
+    intent = tags.create_group(
+        session, actor, TagGroupIn(name="意向度 Intent", exclusive=True), now
+    )
+    for name in ("高 High", "中 Medium", "低 Low"):
+        tags.create_tag(session, actor, TagIn(name=name, group_id=intent.id), now)
+    expo = tags.create_tag(session, actor, TagIn(name="展会 Expo", type="fact"), now)
+    pricing = tags.create_tag(
+        session, actor, TagIn(name="看过价格 Viewed pricing", type="fact"), now
+    )
+    on_pricing = [{"property": "url", "op": "contains", "value": "/pricing"}]
+    for rule in (
+        {"name": "展会关注", "tag_id": expo.id, "event_type": "follow",
+         "where": [{"property": "channel_code", "op": "eq", "value": "expo-a"}]},
+        {"name": "价格页", "tag_id": pricing.id, "event_type": "page_view", "where": on_pricing},
+    ):  # fmt: skip
+        automation.create_rule(session, actor, TagRuleIn.model_validate(rule), now)
+    engagement = scoring.create_model(
+        session, actor, ModelIn(name="活跃度 Engagement", decay="half_life", decay_days=30), now
+    )
+    fit = scoring.create_model(session, actor, ModelIn(name="匹配度 Fit"), now)
+    for model, rule in (
+        (engagement, {"kind": "engagement", "name": "价格页", "event_type": "page_view",
+                      "where": on_pricing, "points": 10, "cap": 30, "cap_days": 7}),
+        (engagement, {"kind": "engagement", "name": "白皮书", "event_type": "content_view", "points": 15}),
+        (engagement, {"kind": "engagement", "name": "表单", "event_type": "form_submit", "points": 25}),
+        (engagement, {"kind": "engagement", "name": "打开邮件", "event_type": "email_opened", "points": 3}),
+        (fit, {"kind": "fit", "name": "经理", "points": 40,
+               "condition": {"kind": "field", "field": "title", "op": "contains", "value": "经理"}}),
+        (fit, {"kind": "fit", "name": "高校邮箱", "points": -40,
+               "condition": {"kind": "field", "field": "email", "op": "contains", "value": ".edu"}}),
+    ):  # fmt: skip
+        scoring.create_rule(session, actor, model.id, RuleIn.model_validate(rule), now)
+    lead = scoring.create_model(
+        session,
+        actor,
+        ModelIn(
+            name="线索评分 Lead score", kind="combined", weights={engagement.id: 0.7, fit.id: 0.3}
+        ),
+        now,
+    )
+    mql = next(s for s in lifecycle.stages(session, actor.workspace_id) if s.key == "mql")
+    lifecycle.update_stage(
+        session,
+        actor,
+        mql.id,
+        {"entry_rule": {"kind": "score", "model": str(lead.id), "op": "gte", "value": 30}},
+    )
+    hot = {"kind": "event", "type": "page_view", "where": on_pricing, "window": {"days": 30},
+           "op": "gte", "value": 2}  # fmt: skip
+    for name, condition in (
+        ("热线索 Hot leads", hot),
+        ("展会访客 Expo visitors", {"kind": "tag", "tags": [str(expo.id)]}),
+        (
+            "未提交表单 Never filled a form",
+            {"kind": "event", "type": "form_submit", "op": "eq", "value": 0},
+        ),
+    ):
+        segments.create(
+            session, actor, SegmentIn.model_validate({"name": name, "condition": condition}), now
+        )
+    segments.create(session, actor, SegmentIn(name="VIP 名单", kind="static"), now)
 
 
 def _customers(session: Session, actor: Principal, seed: int) -> None:
