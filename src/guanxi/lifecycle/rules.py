@@ -126,7 +126,16 @@ def advance(
 def react(
     session: Session, workspace_id: int, events: Sequence[Stored], now: datetime
 ) -> list[Draft]:
-    return advance(session, workspace_id, {e.contact_id for e in events}, now)
+    """The batch's contacts, if its events can change some entry rule's answer; else only
+    those the request made (new people may match any rule)."""
+    contacts = {e.contact_id for e in events}
+    types, moved = profiles.signals(events)
+    trees = [
+        RULE.validate_python(s.entry_rule) for s in _stages(session, workspace_id) if s.entry_rule
+    ]
+    if not any(conditions.touched_by(t, types, moved) for t in trees):
+        contacts = profiles.made_now(session, workspace_id, contacts, now)
+    return advance(session, workspace_id, contacts, now)
 
 
 def candidates(

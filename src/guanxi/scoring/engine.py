@@ -293,6 +293,15 @@ def react(
         earlier = earlier_points(session, workspace_id, engagement, contacts, since)
         awards = award(engagement, seen, earlier)
         write_points(session, workspace_id, awards)
-    fit = fits(session, workspace_id, rules, contacts, now) if rules.has_fit else {}
+    fit: dict[tuple[int, int], float] = {}
+    if rules.has_fit:  # for everyone in the batch if its events can change a fit rule's answer
+        signals = profiles.signals(events)
+        trees = [tree for model in rules.fit.values() for tree, _ in model]
+        asked = (
+            contacts
+            if any(conditions.touched_by(t, *signals) for t in trees)
+            else profiles.made_now(session, workspace_id, contacts, now)
+        )
+        fit = fits(session, workspace_id, rules, asked, now) if asked else {}
     changed = apply(session, workspace_id, rules, awards, fit, now)
     return changed_events(session, workspace_id, changed, now)

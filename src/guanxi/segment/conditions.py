@@ -315,6 +315,25 @@ def check(tree: Any, schema: Schema) -> None:
             raise InvalidValue(N_("unknown segment {segment}"), segment=node.segment)
 
 
+# events after which a contact's fields may differ (a form fills them, an identify call too)
+PROFILE_EVENTS = frozenset({"form_submit", "identify", "profile_updated", "stage_changed"})
+
+
+def touched_by(tree: Any, types: set[str], moved: set[str]) -> bool:
+    """Can events of ``types`` — and entries into or exits from the segments ``moved`` — change
+    this condition's answer? (What decides which rules and segments a batch re-checks.)"""
+    for node in walk(tree):
+        if (
+            (isinstance(node, EventCond | EventTimeCond) and node.type in types)
+            or (isinstance(node, TagCond) and types & {"tag_added", "tag_removed"})
+            or (isinstance(node, ScoreCond | GradeCond) and "score_changed" in types)
+            or (isinstance(node, FieldCond | AccountCond) and types & PROFILE_EVENTS)
+            or (isinstance(node, SegmentCond) and node.segment in moved)
+        ):
+            return True
+    return False
+
+
 # -- evaluating for one contact --------------------------------------------------------------
 
 

@@ -27,25 +27,16 @@ from sqlalchemy.orm import Session
 from guanxi.db import bulk_insert, in_list, upsert_statement
 from guanxi.event.records import Draft, Stored
 from guanxi.kit.ids import new_ids
-from guanxi.models import Contact, Segment, SegmentChange, SegmentMember, SegmentTimer
+from guanxi.models import Segment, SegmentChange, SegmentMember, SegmentTimer
 from guanxi.segment import conditions, profiles, timing
 from guanxi.segment.conditions import (
-    AccountCond,
-    EventCond,
-    EventTimeCond,
-    FieldCond,
-    GradeCond,
-    ScoreCond,
     SegmentCond,
-    TagCond,
     walk,
 )
 from guanxi.segment.references import usable
 from guanxi.segment.service import schema_for
 
 CONDITION: TypeAdapter[Any] = TypeAdapter(conditions.Condition)
-# events after which a contact's fields may differ (a form fills them, an identify call too)
-PROFILE_EVENTS = frozenset({"form_submit", "identify", "profile_updated", "stage_changed"})
 TIMER_BATCH = 1000
 
 
@@ -89,20 +80,6 @@ def dynamic(session: Session, workspace_id: int) -> list[Live]:
     for segment in live.values():
         place(segment, frozenset())
     return ordered
-
-
-def _touched_by(tree: Any, types: set[str]) -> bool:
-    """Can events of ``types`` change this condition's answer?"""
-    for node in walk(tree):
-        if isinstance(node, EventCond | EventTimeCond) and node.type in types:
-            return True
-        if isinstance(node, TagCond) and types & {"tag_added", "tag_removed"}:
-            return True
-        if isinstance(node, ScoreCond | GradeCond) and "score_changed" in types:
-            return True
-        if isinstance(node, FieldCond | AccountCond) and types & PROFILE_EVENTS:
-            return True
-    return False
 
 
 def _apply(
@@ -290,14 +267,9 @@ def with_dependents(segments: Sequence[Live], hit: set[int]) -> list[Live]:
 def affected(segments: Sequence[Live], events: Sequence[Stored]) -> list[Live]:
     """The segments these events can change — by their types, or by naming a segment that a
     contact just entered or left — and those that name them (in order)."""
-    types = {e.type for e in events}
-    moved = {
-        int(e.properties["segment_id"])
-        for e in events
-        if e.type in ("segment_entered", "segment_exited") and "segment_id" in e.properties
-    }
+    types, moved = profiles.signals(events)
     return with_dependents(
-        segments, {s.id for s in segments if _touched_by(s.tree, types) or s.refers & moved}
+        segments, {s.id for s in segments if conditions.touched_by(s.tree, types, moved)}
     )
 
 
@@ -311,15 +283,7 @@ def react(
     if not segments:
         return []
     contacts = {e.contact_id for e in events}
-    new = set(
-        session.scalars(
-            select(Contact.id).where(
-                Contact.workspace_id == workspace_id,
-                in_list(session, Contact.id, sorted(contacts)),
-                Contact.created_at >= now,
-            )
-        )
-    )
+    new = profiles.made_now(session, workspace_id, contacts, now)
     drafts = refresh(
         session, workspace_id, affected(segments, events), contacts - new, "event", now
     )

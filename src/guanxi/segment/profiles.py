@@ -76,6 +76,33 @@ def _event_reach(nodes: Sequence[Any], now: datetime) -> tuple[set[str], datetim
     return types, since, bool(types)
 
 
+def made_now(
+    session: Session, workspace_id: int, contact_ids: Iterable[int], now: datetime
+) -> set[int]:
+    """The contacts this very request made (``created_at`` is its ``now``): someone new may
+    match any condition ("never ordered"), whatever their events were."""
+    return set(
+        session.scalars(
+            select(Contact.id).where(
+                Contact.workspace_id == workspace_id,
+                in_list(session, Contact.id, sorted(set(contact_ids))),
+                Contact.created_at >= now,
+            )
+        )
+    )
+
+
+def signals(events: Iterable[Any]) -> tuple[set[str], set[str]]:
+    """A batch's event types, and the segments its contacts entered or left."""
+    batch = list(events)
+    moved = {
+        str(e.properties["segment_id"])
+        for e in batch
+        if e.type in ("segment_entered", "segment_exited") and "segment_id" in e.properties
+    }
+    return {e.type for e in batch}, moved
+
+
 def load(
     session: Session,
     workspace_id: int,
