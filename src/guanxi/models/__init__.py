@@ -8,17 +8,30 @@ from guanxi.models.content import Content, TrackedLink
 from guanxi.models.event import Event, EventKey, EventType, TrackingSite
 from guanxi.models.form import Form, FormSubmission
 from guanxi.models.job import ImportChange, ImportError_, ImportMapping, Job
+from guanxi.models.journey import Journey, JourneyEnrolment, JourneyStep, JourneyVersion
 from guanxi.models.lifecycle import LifecycleStage, StageChange
+from guanxi.models.message import (
+    Broadcast,
+    ChannelAccount,
+    Message,
+    MessageAttempt,
+    MessageTemplate,
+    SendingPolicy,
+    Suppression,
+)
 from guanxi.models.notification import Collision, Notification
 from guanxi.models.scoring import ContactScore, ScoreModel, ScorePoint, ScoreRule
 from guanxi.models.segment import Segment, SegmentChange, SegmentMember, SegmentTimer
 from guanxi.models.tag import ContactTag, Tag, TagGroup, TagRule
+from guanxi.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from guanxi.models.workspace import Department, Workspace
 
 __all__ = [
     "Account",
     "ApiKey",
     "Base",
+    "Broadcast",
+    "ChannelAccount",
     "Collision",
     "Contact",
     "ContactAccount",
@@ -39,8 +52,15 @@ __all__ = [
     "ImportError_",
     "ImportMapping",
     "Job",
+    "Journey",
+    "JourneyEnrolment",
+    "JourneyStep",
+    "JourneyVersion",
     "LifecycleStage",
     "Membership",
+    "Message",
+    "MessageAttempt",
+    "MessageTemplate",
     "Notification",
     "ScoreModel",
     "ScorePoint",
@@ -49,7 +69,9 @@ __all__ = [
     "SegmentChange",
     "SegmentMember",
     "SegmentTimer",
+    "SendingPolicy",
     "StageChange",
+    "Suppression",
     "Tag",
     "TagGroup",
     "TagRule",
@@ -57,5 +79,8 @@ __all__ = [
     "TrackingSite",
     "User",
     "UserSession",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "Workspace",
 ]
