@@ -66,6 +66,11 @@ AREAS: tuple[str, ...] = (
     "lifecycle",
     "stages",
     "segments",
+    "journeys",
+    "templates",
+    "messages",
+    "channels",
+    "webhooks",
 )
 PERMISSIONS: frozenset[str] = frozenset(f"{a}:{x}" for a in AREAS for x in ("read", "write"))
 
@@ -74,8 +79,9 @@ _READ_ALL = frozenset(p for p in PERMISSIONS if p.endswith(":read"))
 # Every member may hold personal API keys for their own integrations and work on the customer
 # data their scope shows them (tagging it, moving it between lifecycle stages: ``stages:write``),
 # except viewers, who write nothing. Marketers also shape tags and tag rules, scoring models,
-# the lifecycle's stages and segments. Custom field definitions and the workspace itself are
-# the administrators'.
+# the lifecycle's stages, segments, journeys, message templates and sends (suppression lists
+# too: ``messages:write``). Custom field definitions, channel accounts (credentials), webhooks and
+# the workspace itself are the administrators'.
 _MEMBER = _READ_ALL | {
     "api_keys:write",
     "contacts:write",
@@ -83,7 +89,15 @@ _MEMBER = _READ_ALL | {
     "events:write",
     "stages:write",
 }
-_MARKETER = _MEMBER | {"tags:write", "scoring:write", "lifecycle:write", "segments:write"}
+_MARKETER = _MEMBER | {
+    "tags:write",
+    "scoring:write",
+    "lifecycle:write",
+    "segments:write",
+    "journeys:write",
+    "templates:write",
+    "messages:write",
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.admin: PERMISSIONS,
