@@ -170,6 +170,9 @@ class SendingPolicy(Base):
     quiet_start: Mapped[str | None] = mapped_column(String(5))  # "21:00"
     quiet_end: Mapped[str | None] = mapped_column(String(5))  # "08:00"
     caps: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    # channels that need an explicit opt-in; on the others, a contact who did not opt out may
+    # receive marketing
+    opt_in_channels: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     updated_at: Mapped[datetime] = created_at_column()
 
 

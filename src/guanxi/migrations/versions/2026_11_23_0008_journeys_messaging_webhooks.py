@@ -308,6 +308,7 @@ def upgrade() -> None:
         sa.Column("quiet_start", sa.String(length=5), nullable=True),
         sa.Column("quiet_end", sa.String(length=5), nullable=True),
         sa.Column("caps", JSON, nullable=False),
+        sa.Column("opt_in_channels", JSON, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.ForeignKeyConstraint(
             ["workspace_id"],
