@@ -12,6 +12,8 @@ from guanxi import __version__
 from guanxi.account.api import router as account_router
 from guanxi.auth.api import router as auth_router
 from guanxi.config import Settings, get_settings
+from guanxi.consent.api import router as consent_router
+from guanxi.consent.public import router as consent_public
 from guanxi.contact.api import router as contact_router
 from guanxi.content.api import router as content_router
 from guanxi.content.public import router as content_public
@@ -21,7 +23,10 @@ from guanxi.form.api import router as form_router
 from guanxi.form.public import router as form_public
 from guanxi.http import errors, health, telemetry
 from guanxi.importer.api import router as import_router
+from guanxi.journey.api import router as journey_router
 from guanxi.lifecycle.api import router as lifecycle_router
+from guanxi.message.api import router as message_router
+from guanxi.message.tracking import router as message_public
 from guanxi.notification.api import router as notification_router
 from guanxi.scoring.api import router as scoring_router
 from guanxi.segment.api import router as segment_router
@@ -29,6 +34,7 @@ from guanxi.tag.api import router as tag_router
 from guanxi.tracking.api import router as tracking_router
 from guanxi.tracking.public import router as tracking_public
 from guanxi.web import mount as mount_console
+from guanxi.webhook.api import router as webhook_router
 from guanxi.workspace.api import router as workspace_router
 
 API_PREFIX = "/api/v1"
@@ -85,11 +91,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifecycle_router,
         segment_router,
         tracking_router,
+        consent_router,
+        webhook_router,
+        journey_router,
+        message_router,
     ):
         app.include_router(errors.declare_error_responses(router), prefix=API_PREFIX)
     app.include_router(tracking_public)
     app.include_router(form_public)
     app.include_router(content_public)
+    app.include_router(consent_public)
+    app.include_router(message_public)
     mount_console(app)
 
     @app.get("/", include_in_schema=False)

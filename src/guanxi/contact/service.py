@@ -254,12 +254,10 @@ def record_consent(
     source: str | None,
     now: datetime,
 ) -> ContactConsent:
-    """Opt-in or opt-out of one channel, with where it was given (no permission check: the
-    caller is the person themselves, through a form, or a checked API call)."""
-    row = session.get(ContactConsent, (workspace_id, contact_id, channel))
-    if row is None:
-        row = ContactConsent(workspace_id=workspace_id, contact_id=contact_id, channel=channel)
-        session.add(row)
-    row.status, row.source, row.updated_at = status, source, now
-    session.flush()
+    """Opt-in or opt-out of one channel, with where it was given: ``consent.service.record``
+    (no permission check), for the callers that hold the contact service."""
+    # imported here: consent records events, whose reactors (segments) import this module
+    from guanxi.consent import service as consent
+
+    row, _ = consent.record(session, workspace_id, contact_id, channel, status, source, now)
     return row

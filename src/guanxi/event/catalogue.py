@@ -115,6 +115,30 @@ _BUILTIN = [
     _spec("score_changed", Prop("model", S, True), Prop("score", N, True), internal=True),
     _spec("tag_added", Prop("tag", S, True), internal=True),
     _spec("tag_removed", Prop("tag", S, True), internal=True),
+    _spec(
+        "consent_changed",
+        Prop("channel", S, True),
+        Prop("status", S, True),
+        Prop("source", S),
+        internal=True,
+    ),
+    _spec("unsubscribed", Prop("channel", S, True), Prop("message_id", S), internal=True),
+    _spec(
+        "score_adjusted",
+        Prop("model", S, True),
+        Prop("points", N, True),
+        Prop("reason", S),
+        Prop("journey_id", S),
+        internal=True,
+    ),
+    _spec("journey_entered", Prop("journey_id", S, True), Prop("version", N), internal=True),
+    _spec(
+        "journey_exited",
+        Prop("journey_id", S, True),
+        Prop("reason", S, True),
+        Prop("node_id", S),
+        internal=True,
+    ),
 ]
 BUILTIN: dict[str, TypeSpec] = {spec.name: spec for spec in _BUILTIN}
 

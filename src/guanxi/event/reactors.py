@@ -5,7 +5,7 @@ A reactor is ``(session, workspace_id, events, now) -> derived drafts``: it work
 the batch (no query per event) and returns the events it derived (a tag added, a score
 changed), which are stored and passed through the pipeline in their turn. Later modules add
 their reactor here, in the order DESIGN.md gives: tag rules → scoring → lifecycle → segment
-membership → journey triggers.
+membership → journey triggers; last, the events go out to the webhooks that subscribe to them.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session
 
 from guanxi.event import attribution
 from guanxi.event.records import Draft, Stored
+from guanxi.journey import triggers as journeys
 from guanxi.lifecycle import rules as lifecycle
 from guanxi.scoring import engine as scoring
 from guanxi.segment import membership as segments
 from guanxi.segment.service import SCHEMA_CACHE
 from guanxi.tag import rules as tag_rules
+from guanxi.webhook import fanout as webhooks
 
 Reactor = Callable[[Session, int, Sequence[Stored], datetime], list[Draft]]
 
@@ -31,6 +33,8 @@ REACTORS: tuple[tuple[str, Reactor], ...] = (
     ("scoring", scoring.react),
     ("lifecycle", lifecycle.react),
     ("segments", segments.react),
+    ("journeys", journeys.react),
+    ("webhooks", webhooks.react),
 )
 
 MAX_DEPTH = 4  # derived events of derived events … stop here: a cycle between rules, not work

@@ -8,7 +8,7 @@ from guanxi.models.content import Content, TrackedLink
 from guanxi.models.event import Event, EventKey, EventType, TrackingSite
 from guanxi.models.form import Form, FormSubmission
 from guanxi.models.job import ImportChange, ImportError_, ImportMapping, Job
-from guanxi.models.journey import Journey, JourneyEnrolment, JourneyStep, JourneyVersion
+from guanxi.models.journey import Journey, JourneyEnrolment, JourneyStep, JourneyVersion, Task
 from guanxi.models.lifecycle import LifecycleStage, StageChange
 from guanxi.models.message import (
     Broadcast,
@@ -75,6 +75,7 @@ __all__ = [
     "Tag",
     "TagGroup",
     "TagRule",
+    "Task",
     "TrackedLink",
     "TrackingSite",
     "User",

@@ -34,6 +34,8 @@ class Journey(Base):
     version: Mapped[int | None] = mapped_column(Integer)
     # what the published version listens to, so the trigger reactor reads one column per journey
     trigger: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # when a scheduled or anniversary trigger next enrols (None: the trigger is not on a clock)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = created_at_column()
@@ -111,3 +113,23 @@ class JourneyStep(Base):
     port: Mapped[str | None] = mapped_column(String(40))
     reason: Mapped[str | None] = mapped_column(String(40))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Task(Base):
+    """A follow-up for a member about a contact (call them, send the quote), made by a journey
+    step or by hand; ``status`` open → done."""
+
+    __tablename__ = "task"
+    __table_args__ = (Index("ix_task_assignee", "workspace_id", "assignee_id", "status", "due_at"),)
+
+    workspace_id: Mapped[int] = _workspace()
+    id: Mapped[int] = id_column()
+    contact_id: Mapped[int | None] = mapped_column(BigInteger)
+    assignee_id: Mapped[int | None] = mapped_column(BigInteger)
+    title: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    journey_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = created_at_column()
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

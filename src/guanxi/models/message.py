@@ -87,6 +87,13 @@ class Message(Base):
         ),
         Index("ix_message_contact", "workspace_id", "contact_id", "created_at"),
         Index(
+            "ix_message_provider",
+            "workspace_id",
+            "provider_id",
+            postgresql_where=text("provider_id IS NOT NULL"),
+            sqlite_where=text("provider_id IS NOT NULL"),
+        ),
+        Index(
             "ix_message_journey",
             "workspace_id",
             "journey_id",

@@ -1,6 +1,10 @@
 """Tracked redirect links, pure: a signed token carries the target URL (and, when the link was
 made for one person, their contact id), so the redirect endpoint stores nothing ahead and can
-never be used to send people to a page nobody chose (an open redirect)."""
+never be used to send people to a page nobody chose (an open redirect).
+
+The same signing serves other links that must carry facts unforged (unsubscribe links): each
+kind signs with its own ``purpose``, which is part of the MAC, so a token made for one purpose
+never verifies as another's."""
 
 from __future__ import annotations
 
@@ -21,21 +25,23 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign(secret: str, payload: dict[str, Any]) -> str:
+def _mac(secret: str, purpose: str, body: bytes) -> bytes:
+    return hmac.new(secret.encode(), f"{purpose}:".encode() + body, hashlib.sha256).digest()[:_TAG]
+
+
+def sign(secret: str, payload: dict[str, Any], purpose: str = "redirect") -> str:
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    tag = hmac.new(secret.encode(), b"redirect:" + body, hashlib.sha256).digest()[:_TAG]
-    return f"{_b64(body)}.{_b64(tag)}"
+    return f"{_b64(body)}.{_b64(_mac(secret, purpose, body))}"
 
 
-def verify(secret: str, token: str) -> dict[str, Any] | None:
-    """The payload of a token this secret signed, or None."""
+def verify(secret: str, token: str, purpose: str = "redirect") -> dict[str, Any] | None:
+    """The payload of a token this secret signed for ``purpose``, or None."""
     try:
         body_text, tag_text = token.split(".", 1)
         body, tag = _unb64(body_text), _unb64(tag_text)
     except (ValueError, TypeError):
         return None
-    want = hmac.new(secret.encode(), b"redirect:" + body, hashlib.sha256).digest()[:_TAG]
-    if not hmac.compare_digest(tag, want):
+    if not hmac.compare_digest(tag, _mac(secret, purpose, body)):
         return None
     try:
         payload = json.loads(body)

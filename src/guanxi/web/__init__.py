@@ -18,7 +18,9 @@ from guanxi.web import (
     scoring_pages,
     segment_pages,
     settings_pages,
+    suppression_pages,
     tag_pages,
+    webhook_pages,
 )
 from guanxi.web.render import page
 from guanxi.web.session import LoginRequired, on_login_required
@@ -35,6 +37,8 @@ def mount(app: FastAPI) -> None:
     app.include_router(crm_pages.router, prefix="/app", include_in_schema=False)
     app.include_router(import_pages.router, prefix="/app", include_in_schema=False)
     app.include_router(event_pages.router, prefix="/app", include_in_schema=False)
+    app.include_router(suppression_pages.router, prefix="/app", include_in_schema=False)
+    app.include_router(webhook_pages.router, prefix="/app", include_in_schema=False)
     for segments in (
         tag_pages,
         scoring_pages,

@@ -1,4 +1,6 @@
-"""The worker process: scheduled tasks on their intervals, and job rows (imports, …).
+"""The worker process: scheduled tasks on their intervals, job rows (imports, …), and the pumps
+that move durable work along — the journey runner, the message dispatcher and the webhook
+dispatcher — each called until it finds nothing due, in every turn of the loop.
 
 Each task is a function of (session, now) registered with an interval, run in its own
 transaction. Jobs are claimed one at a time (``worker/jobs.py``; ``FOR UPDATE SKIP LOCKED`` on
@@ -22,11 +24,16 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from guanxi.auth.service import purge_expired_sessions
+from guanxi.config import get_settings
 from guanxi.db import transaction
+from guanxi.journey import runner as journey_runner
+from guanxi.journey import schedule as journey_schedule
 from guanxi.kit.clock import utcnow
 from guanxi.lifecycle import tasks as lifecycle_tasks
+from guanxi.message.dispatcher import Dispatcher
 from guanxi.scoring import tasks as scoring_tasks
 from guanxi.segment import timers as segment_timers
+from guanxi.webhook import tasks as webhook_tasks
 from guanxi.worker import jobs
 
 log = logging.getLogger("guanxi.worker")
@@ -34,6 +41,8 @@ log = logging.getLogger("guanxi.worker")
 Task = Callable[[Session, datetime], None]
 JOB_MODULES = (
     "guanxi.importer.tasks",
+    "guanxi.journey.tasks",
+    "guanxi.message.broadcasts",
     "guanxi.lifecycle.tasks",
     "guanxi.scoring.tasks",
     "guanxi.segment.build",
@@ -63,7 +72,29 @@ def default_schedule() -> list[Scheduled]:
         Scheduled("segment_timers", 10, segment_timers.run_due),
         Scheduled("rebase_scores", 86400, scoring_tasks.rebase),
         Scheduled("lifecycle_daily", 86400, lifecycle_tasks.daily),
+        Scheduled("journey_clock", 30, journey_schedule.run_clock),
+        Scheduled("purge_webhook_deliveries", 86400, webhook_tasks.purge),
     ]
+
+
+Pump = Callable[[], int]
+ROUNDS = 50  # a pump's rounds in one turn of the loop, so the others and the jobs get theirs
+
+
+def pump(name: str, run: Pump) -> int:
+    """Call ``run`` until it finds nothing due (or ``ROUNDS`` times); a failure is logged and
+    the pump is tried again at the next turn."""
+    done = 0
+    for _ in range(ROUNDS):
+        try:
+            n = run()
+        except Exception:
+            log.exception("pump failed", extra={"pump": name})
+            break
+        done += n
+        if not n:
+            break
+    return done
 
 
 def run_due(factory: sessionmaker[Session], schedule: list[Scheduled], clock: float) -> int:
@@ -101,14 +132,25 @@ def serve(
         importlib.import_module(module)
 
     schedule = default_schedule()
+    dispatcher = Dispatcher(factory, get_settings())
+    pumps: list[tuple[str, Pump]] = [
+        ("journeys", lambda: journey_runner.run_due(factory)),
+        ("messages", dispatcher.run_once),
+        ("webhooks", lambda: webhook_tasks.run_due(factory, utcnow())),
+    ]
     log.info(
         "worker started", extra={"tasks": [t.name for t in schedule], "jobs": sorted(jobs.HANDLERS)}
     )
-    while not stop.is_set():
-        run_due(factory, schedule, time.monotonic())
-        while not stop.is_set() and jobs.run_one(factory, data_dir):
-            pass
-        if once:
-            break
-        stop.wait(poll_s)
+    try:
+        while not stop.is_set():
+            run_due(factory, schedule, time.monotonic())
+            busy = sum(pump(name, run) for name, run in pumps)
+            while not stop.is_set() and jobs.run_one(factory, data_dir):
+                busy += 1
+            if once:
+                break
+            if not busy:
+                stop.wait(poll_s)
+    finally:
+        dispatcher.close()
     log.info("worker stopped")

@@ -105,6 +105,7 @@ def upgrade() -> None:
         sa.Column("draft", JSON, nullable=False),
         sa.Column("version", sa.Integer(), nullable=True),
         sa.Column("trigger", JSON, nullable=True),
+        sa.Column("next_run_at", TS, nullable=True),
         sa.Column("created_by", sa.BigInteger(), nullable=True),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
@@ -273,6 +274,13 @@ def upgrade() -> None:
             sqlite_where=sa.text("status IN ('queued', 'sending')"),
         )
         batch_op.create_index(
+            "ix_message_provider",
+            ["workspace_id", "provider_id"],
+            unique=False,
+            postgresql_where=sa.text("provider_id IS NOT NULL"),
+            sqlite_where=sa.text("provider_id IS NOT NULL"),
+        )
+        batch_op.create_index(
             "ix_message_journey",
             ["workspace_id", "journey_id", "node_id"],
             unique=False,
@@ -406,8 +414,37 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_webhook_endpoint")),
     )
 
+    op.create_table(
+        "task",
+        sa.Column("workspace_id", sa.BigInteger(), nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("contact_id", sa.BigInteger(), nullable=True),
+        sa.Column("assignee_id", sa.BigInteger(), nullable=True),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("due_at", TS, nullable=True),
+        sa.Column("status", sa.String(length=8), nullable=False),
+        sa.Column("journey_id", sa.BigInteger(), nullable=True),
+        sa.Column("created_by", sa.BigInteger(), nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("done_at", TS, nullable=True),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspace.id"],
+            name=op.f("fk_task_workspace_id_workspace"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_task")),
+    )
+    op.create_index(
+        "ix_task_assignee",
+        "task",
+        ["workspace_id", "assignee_id", "status", "due_at"],
+        unique=False,
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("task")
     op.drop_table("webhook_endpoint")
     with op.batch_alter_table("webhook_delivery", schema=None) as batch_op:
         batch_op.drop_index("ix_webhook_delivery_endpoint")

@@ -1,0 +1,198 @@
+"""The journey runner: claims the enrolments that are due, advances each through the pure engine
+and writes the outcome — the enrolments' new places and due times, the step log, and every
+effect (``effects.py``) — in one transaction.
+
+Claiming is the transaction itself: ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL holds the
+rows until the commit, so two runners never take the same enrolment, and a killed runner's
+transaction is rolled back by the database, leaving its enrolments due as they were: nothing
+is lost and no step is done twice (a step and its effects commit together or not at all).
+SQLite runs one worker. Only enrolments of active journeys are taken: a paused journey's
+waits keep their due times and run when it is resumed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from guanxi.db import bulk_insert, in_list, transaction
+from guanxi.event import service as events
+from guanxi.event.records import Draft
+from guanxi.journey import effects, engine
+from guanxi.journey import graph as g
+from guanxi.journey.versions import version_graph
+from guanxi.kit.clock import utcnow
+from guanxi.kit.ids import new_ids
+from guanxi.message.gate import zone
+from guanxi.models import Event, Journey, JourneyEnrolment, JourneyStep, Workspace
+from guanxi.segment import profiles
+from guanxi.segment.conditions import EventFact, Profile
+from guanxi.segment.service import schema_for
+
+log = logging.getLogger("guanxi.journeys")
+BATCH = 500
+
+
+def claim(session: Session, now: datetime, limit: int) -> list[JourneyEnrolment]:
+    stmt = (
+        select(JourneyEnrolment)
+        .join(
+            Journey,
+            (Journey.workspace_id == JourneyEnrolment.workspace_id)
+            & (Journey.id == JourneyEnrolment.journey_id),
+        )
+        .where(JourneyEnrolment.due_at <= now, Journey.status == "active")
+        .order_by(JourneyEnrolment.due_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=JourneyEnrolment, skip_locked=True)
+    return list(session.scalars(stmt))
+
+
+def run_due(factory: sessionmaker[Session], now: datetime | None = None, batch: int = BATCH) -> int:
+    """Advance one batch of due enrolments; returns how many were taken (0: none was due)."""
+    now = now or utcnow()
+    with transaction(factory) as session:
+        rows = claim(session, now, batch)
+        if rows:
+            advance(session, rows, now)
+        return len(rows)
+
+
+def _events(
+    session: Session, workspace_id: int, rows: Sequence[JourneyEnrolment], types: set[str]
+) -> dict[int, list[EventFact]]:
+    """Each contact's events of ``types`` since its enrolment began (what waits wait for)."""
+    out: dict[int, list[EventFact]] = defaultdict(list)
+    if not types or not rows:
+        return out
+    since = min(r.entered_at for r in rows)
+    stmt = select(Event.contact_id, Event.type, Event.occurred_at, Event.properties).where(
+        Event.workspace_id == workspace_id,
+        in_list(session, Event.contact_id, sorted({r.contact_id for r in rows})),
+        Event.type.in_(sorted(types)),
+        Event.occurred_at >= since,
+    )
+    for contact_id, type_, at, props in session.execute(stmt):
+        out[contact_id].append(EventFact(type_, at, props or {}))
+    return out
+
+
+def advance(session: Session, rows: Sequence[JourneyEnrolment], now: datetime) -> None:
+    groups: dict[tuple[int, int, int], list[JourneyEnrolment]] = defaultdict(list)
+    for row in rows:
+        groups[(row.workspace_id, row.journey_id, row.version)].append(row)
+    by_workspace: dict[int, list[effects.Asked]] = defaultdict(list)
+    exits: dict[int, list[Draft]] = defaultdict(list)
+    steps: list[dict[str, Any]] = []
+    for (workspace_id, journey_id, version), mine in groups.items():
+        graph = version_graph(session, workspace_id, journey_id, version)
+        schema = schema_for(session, workspace_id)
+        workspace = session.get(Workspace, workspace_id)
+        fallback = workspace.timezone if workspace else "Asia/Shanghai"
+        trees = [tree for _, tree in g.conditions_of(graph)]
+        people = profiles.load(
+            session, workspace_id, [r.contact_id for r in mine], trees, schema, now
+        )
+        waited = _events(session, workspace_id, mine, engine.wake_events(graph))
+        for row in mine:
+            profile = people.get(row.contact_id)
+            if profile is None:  # merged into another contact, or gone
+                _finish(row, now, "contact_gone")
+                exits[workspace_id].append(_exited(row, now))
+                continue
+            tz = zone(profile.fields.get("timezone"), fallback)
+            try:
+                t = _advance_one(graph, row, profile, schema, tz, waited, now)
+            except (g.NodeMissing, KeyError, ValueError) as exc:
+                # a corrupt row, or a condition naming what the workspace no longer has
+                log.warning("enrolment failed", extra={"enrolment_id": row.id, "error": repr(exc)})
+                row.status, row.due_at, row.finished_at = "failed", None, now
+                row.exit_reason, row.error = "failed", repr(exc)[:500]
+                continue
+            for effect in t.effects:
+                by_workspace[workspace_id].append(
+                    effects.Asked(row.id, row.contact_id, journey_id, effect)
+                )
+            steps += _log(row, t, now)
+            _place(row, t, now)
+            if t.finished:
+                exits[workspace_id].append(_exited(row, now))
+    session.flush()
+    for workspace_id, asked in by_workspace.items():
+        effects.carry_out(session, workspace_id, asked, now)
+    for workspace_id, drafts in exits.items():
+        events.store(session, workspace_id, drafts, now)
+    ids = new_ids(len(steps))
+    for step_id, step in zip(ids, steps, strict=True):
+        step["id"] = step_id
+    bulk_insert(session, JourneyStep, steps)
+
+
+def _advance_one(
+    graph: g.Graph,
+    row: JourneyEnrolment,
+    profile: Profile,
+    schema: Any,
+    tz: Any,
+    waited: dict[int, list[EventFact]],
+    now: datetime,
+) -> engine.Transition:
+    enrolment = engine.Enrolment(
+        row.id,
+        row.contact_id,
+        row.node_id,
+        row.entered_at,
+        row.node_entered_at,
+        dict(row.visits or {}) or {row.node_id: 1},
+        dict(row.state or {}),
+    )
+    facts = engine.Facts(profile, schema, tz, waited.get(row.contact_id, ()))
+    return engine.run(graph, enrolment, facts, now)
+
+
+def _log(row: JourneyEnrolment, t: engine.Transition, now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "workspace_id": row.workspace_id,
+            "journey_id": row.journey_id,
+            "version": row.version,
+            "enrolment_id": row.id,
+            "contact_id": row.contact_id,
+            "seq": row.step + i + 1,
+            "node_id": s.node_id,
+            "outcome": s.outcome,
+            "port": s.port,
+            "reason": s.reason,
+            "at": now,
+        }
+        for i, s in enumerate(t.steps)
+    ]
+
+
+def _place(row: JourneyEnrolment, t: engine.Transition, now: datetime) -> None:
+    row.step += len(t.steps)
+    row.node_id, row.node_entered_at = t.node_id, t.node_entered_at
+    row.visits, row.state = dict(t.visits), dict(t.state)
+    if t.finished:
+        _finish(row, now, t.exit_reason or "completed")
+    else:
+        row.due_at = t.wait_until or now
+
+
+def _exited(row: JourneyEnrolment, now: datetime) -> Draft:
+    props = {"journey_id": str(row.journey_id), "reason": row.exit_reason or "completed"}
+    return Draft(
+        row.contact_id, "journey_exited", now, {**props, "node_id": row.node_id}, source="journey"
+    )
+
+
+def _finish(row: JourneyEnrolment, now: datetime, reason: str) -> None:
+    row.status, row.due_at, row.finished_at, row.exit_reason = "done", None, now, reason

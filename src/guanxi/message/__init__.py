@@ -1,0 +1,1 @@
+"""Messages: templates and their rendering (the outbox lives here too)."""

@@ -1,0 +1,301 @@
+"""The dispatcher: claims due messages from the outbox, sends them, records every attempt.
+
+One round: (1) in one transaction, claim a batch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL),
+judge it (``gate.py``: skip, defer, or go), compose what goes and mark it ``sending`` with a
+lease; (2) outside any transaction, hand the messages to their connectors, at most each
+connector's ``max_in_flight`` at a time; (3) record the results in small groups *as they come
+back*, each fenced on this dispatcher still holding the message.
+
+What a crash can repeat: a message is marked ``sending`` before it is handed over and
+``sent`` right after, so a kill between the two leaves it ``sending`` until its lease runs out;
+then another round sends it again — with the same key, so the same Message-ID. Only messages in
+flight or sent-but-not-yet-recorded at the instant of the kill can repeat: at most the
+connector's window plus one record group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from guanxi.channels.base import (
+    Connector,
+    OutboundMessage,
+    PermanentSendError,
+    RetryableSendError,
+    SendResult,
+)
+from guanxi.config import Settings
+from guanxi.db import bulk_insert, transaction
+from guanxi.event import service as events_service
+from guanxi.event.records import Draft
+from guanxi.kit.clock import utcnow
+from guanxi.message import compose, gate, outbox
+from guanxi.message.accounts import CannotSendHere, ConnectorCache
+from guanxi.models import Message, MessageAttempt
+from guanxi.worker.jobs import WORKER_ID
+
+log = logging.getLogger("guanxi.dispatcher")
+
+LEASE = timedelta(seconds=90)
+MAX_ATTEMPTS = 8
+RECORD_GROUP = 25  # results committed together: bounds what a kill can leave unrecorded
+SENT_EVENT = {"email": "email_sent", "sms": "sms_sent"}
+
+
+def backoff(attempts: int, hint_s: float | None = None) -> timedelta:
+    """30 s, 2 min, 8 min … capped at 6 h, with jitter; never sooner than the provider asked."""
+    base = min(30 * 4 ** max(attempts - 1, 0), 6 * 3600)
+    jitter = random.uniform(0.8, 1.2)  # noqa: S311 - spreading retries, not a secret
+    return timedelta(seconds=max(base * jitter, hint_s or 0))
+
+
+@dataclass
+class Outgoing:
+    message_id: int
+    workspace_id: int
+    account_key: tuple[int, int]
+    attempt: int
+    outbound: OutboundMessage
+    contact_id: int | None
+    channel: str
+    event: dict[str, Any]
+
+
+@dataclass
+class Result:
+    out: Outgoing
+    sent: SendResult | None = None
+    error: Exception | None = None
+
+
+def _claimable(now: datetime) -> Any:
+    return or_(
+        and_(Message.status == "queued", Message.due_at <= now),
+        and_(Message.status == "sending", Message.lease_until < now),
+    )
+
+
+def claim(session: Session, now: datetime, limit: int) -> list[Message]:
+    stmt = (
+        select(Message)
+        .where(Message.due_at <= now, _claimable(now))
+        .order_by(Message.due_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(session.scalars(stmt).all())
+
+
+class Dispatcher:
+    """Holds the connectors (and their open connections) from one round to the next."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        settings: Settings,
+        *,
+        worker: str = WORKER_ID,
+        batch: int = 200,
+    ) -> None:
+        self.factory, self.settings, self.worker, self.batch = factory, settings, worker, batch
+        self.loop = asyncio.new_event_loop()
+        self.connectors = ConnectorCache(settings.secret_key)
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.connectors.close_all())
+        self.loop.close()
+
+    # -- one round ---------------------------------------------------------------------------
+
+    def run_once(self, now: datetime | None = None) -> int:
+        """Claim, send and record one batch; returns how many messages it settled."""
+        now = now or utcnow()
+        with transaction(self.factory) as session:
+            rows = claim(session, now, self.batch)
+            if not rows:
+                return 0
+            outgoing = self._prepare(session, rows, now)
+        if outgoing:
+            self.loop.run_until_complete(self._send_all(outgoing))
+        return len(rows)
+
+    def _prepare(self, session: Session, rows: Sequence[Message], now: datetime) -> list[Outgoing]:
+        by_workspace: dict[int, list[Message]] = {}
+        for row in rows:
+            by_workspace.setdefault(row.workspace_id, []).append(row)
+        outgoing: list[Outgoing] = []
+        attempts: list[dict[str, Any]] = []
+        for workspace_id, mine in by_workspace.items():
+            # a message taken over from a dispatcher that died was judged already, unless it
+            # died before it wrote down the address
+            fresh = [m for m in mine if m.status == "queued" or m.to_address is None]
+            verdicts = gate.judge(session, workspace_id, fresh, now)
+            contacts = [v.contact for v in verdicts.values() if v.contact is not None]
+            contacts += gate.people_of(
+                session, workspace_id, [m for m in mine if m.id not in verdicts]
+            )
+            composer = compose.Composer(
+                session,
+                workspace_id,
+                self.settings,
+                contacts,
+                {m.template_id for m in mine if m.template_id},
+                {m.sender_id for m in mine if m.sender_id},
+            )
+            known = {c.id: c for c in contacts}
+            for m in mine:
+                verdict = verdicts.get(m.id)
+                if verdict is not None and verdict.action == "skip":
+                    m.status, m.reason, m.lease_until = "skipped", verdict.reason, None
+                    continue
+                if verdict is not None and verdict.action == "defer":
+                    m.due_at, m.reason = verdict.until or now, "quiet_hours"
+                    continue
+                contact = verdict.contact if verdict else known.get(m.contact_id or 0)
+                address = verdict.address if verdict else m.to_address
+                try:
+                    account = self.connectors.account_for(session, m)
+                    built = composer.build(m, contact, address)
+                except (compose.CannotSend, CannotSendHere) as exc:
+                    m.status, m.reason, m.error = "failed", exc.code, str(exc)[:500]
+                    m.lease_until = m.claimed_by = None
+                    continue
+                if verdict is not None and verdict.contact is not None:
+                    m.contact_id = verdict.contact.id  # a merged contact's survivor
+                m.to_address = built.to
+                m.channel_account_id = account.id
+                m.status, m.claimed_by, m.lease_until = "sending", self.worker, now + LEASE
+                m.attempts += 1
+                attempts.append(
+                    {
+                        "workspace_id": workspace_id,
+                        "message_id": m.id,
+                        "n": m.attempts,
+                        "worker": self.worker,
+                        "started_at": now,
+                    }
+                )
+                outgoing.append(
+                    Outgoing(
+                        m.id,
+                        workspace_id,
+                        (workspace_id, account.id),
+                        m.attempts,
+                        built,
+                        m.contact_id,
+                        m.channel,
+                        outbox.event_properties(m),
+                    )
+                )
+        session.flush()
+        bulk_insert(session, MessageAttempt, attempts)
+        return outgoing
+
+    async def _send_all(self, outgoing: list[Outgoing]) -> None:
+        pending: list[Result] = []
+        groups: dict[tuple[int, int], list[Outgoing]] = {}
+        for out in outgoing:
+            groups.setdefault(out.account_key, []).append(out)
+        recording = asyncio.Lock()
+
+        async def settle(result: Result, force: bool = False) -> None:
+            pending.append(result)
+            if len(pending) >= RECORD_GROUP or force:
+                async with recording:
+                    batch = pending[:]
+                    pending.clear()
+                    await asyncio.to_thread(self._record, batch)
+
+        async def one(connector: Connector, gate_: asyncio.Semaphore, out: Outgoing) -> None:
+            async with gate_:
+                try:
+                    sent = await connector.send(out.outbound)
+                    await settle(Result(out, sent=sent))
+                except Exception as exc:  # recorded per message; the round goes on
+                    await settle(Result(out, error=exc))
+
+        tasks = []
+        for key, outs in groups.items():
+            connector = await self.connectors.opened(key)
+            window = asyncio.Semaphore(max(1, connector.max_in_flight))
+            tasks += [one(connector, window, out) for out in outs]
+        await asyncio.gather(*tasks)
+        if pending:
+            async with recording:
+                batch = pending[:]
+                pending.clear()
+                await asyncio.to_thread(self._record, batch)
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def _record(self, results: list[Result]) -> None:
+        now = utcnow()
+        with transaction(self.factory) as session:
+            events: dict[int, list[Draft]] = {}
+            for r in results:
+                out = r.out
+                values: dict[str, Any] = {"lease_until": None, "claimed_by": None}
+                outcome, detail = "sent", None
+                if r.sent is not None:
+                    values |= {"status": "sent", "sent_at": now, "provider_id": r.sent.provider_id}
+                    values |= {"reason": None, "error": None}
+                    if out.contact_id:
+                        events.setdefault(out.workspace_id, []).append(
+                            Draft(
+                                out.contact_id,
+                                SENT_EVENT.get(out.channel, "message_out"),
+                                now,
+                                out.event,
+                                channel=out.channel,
+                                source="dispatcher",
+                                key=f"sent:{out.message_id}",
+                            )
+                        )
+                elif isinstance(r.error, PermanentSendError):
+                    outcome, detail = "failed", str(r.error)[:500]
+                    values |= {"status": "failed", "reason": r.error.code, "error": detail}
+                else:
+                    outcome, detail = "retry", f"{type(r.error).__name__}: {r.error}"[:500]
+                    hint = r.error.after_s if isinstance(r.error, RetryableSendError) else None
+                    if out.attempt >= MAX_ATTEMPTS:
+                        outcome = "failed"
+                        values |= {"status": "failed", "reason": "retries_exhausted"}
+                    else:
+                        values |= {"status": "queued", "due_at": now + backoff(out.attempt, hint)}
+                    values |= {"error": detail}
+                    log.warning(
+                        "send failed", extra={"message_id": out.message_id, "error": detail}
+                    )
+                held = session.execute(
+                    update(Message)
+                    .where(
+                        Message.workspace_id == out.workspace_id,
+                        Message.id == out.message_id,
+                        Message.status == "sending",
+                        Message.claimed_by == self.worker,
+                    )
+                    .values(**values)
+                )
+                if not getattr(held, "rowcount", 0):
+                    continue  # another dispatcher took it over after our lease ran out
+                session.execute(
+                    update(MessageAttempt)
+                    .where(
+                        MessageAttempt.workspace_id == out.workspace_id,
+                        MessageAttempt.message_id == out.message_id,
+                        MessageAttempt.n == out.attempt,
+                    )
+                    .values(finished_at=now, outcome=outcome, detail=detail)
+                )
+            for workspace_id, drafts in events.items():
+                events_service.store(session, workspace_id, drafts, now)

@@ -1,0 +1,181 @@
+"""The outbox dispatcher on both databases, through the API and the sandbox connector: a message
+is sent once with its attempt recorded and an event on the timeline; retryable failures back
+off and then succeed; permanent ones fail with their code; the send-time checks skip (opted
+out, suppressed, no address, over the cap) or defer (quiet hours) with the reason; a message
+whose dispatcher died is sent again with the same key; a client's repeated key sends once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from guanxi.channels.sandbox.connector import mailbox
+from guanxi.kit.clock import utcnow
+from guanxi.models import Message
+from tests.factories import Tenant, make_tenant
+from tests.message.support import contact, dispatch, message, sandbox, send, template
+
+
+def _timeline(tenant: Tenant, contact_id: str) -> list[str]:
+    return [e["type"] for e in tenant.call("GET", f"/contacts/{contact_id}/timeline")["items"]]
+
+
+def test_a_message_is_sent_once_with_its_attempt_and_event(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    name = f"d1-{tenant.workspace_id}"
+    sandbox(tenant, "sms", name)
+    box = mailbox(name)
+    sms = template(
+        tenant, "sms", "验证码", text="{{ contact.name | default('您') }}好，验证码 {{ code }}"
+    )
+    person = contact(tenant, name="王芳", phone="13800138000")
+    first = send(tenant, person, sms, key="otp-1", variables={"code": "4321"})
+    again = send(tenant, person, sms, key="otp-1", variables={"code": "9999"})
+    assert again["id"] == first["id"]
+    assert first["status"] == "queued"
+
+    dispatch(app)
+    assert [m.text for m in box.sent] == ["王芳好，验证码 4321"]
+    assert box.sent[0].to == "+8613800138000"
+    done = message(tenant, first["id"])
+    assert (done["status"], done["attempts"]) == ("sent", 1)
+    assert [t["outcome"] for t in done["tries"]] == ["sent"]
+    assert "sms_sent" in _timeline(tenant, person)
+    dispatch(app)
+    assert len(box.deliveries) == 1 and box.deliveries[0].attempts == 1
+
+
+def test_retryable_failures_back_off_then_succeed_and_permanent_ones_fail(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    name = f"d2-{tenant.workspace_id}"
+    sandbox(tenant, "sms", name)
+    box = mailbox(name)
+    sms = template(tenant, "sms", "通知")
+    person = contact(tenant, name="李雷", phone="13900139000")
+    retried = send(tenant, person, sms)
+    box.fail_next("retryable")
+    dispatch(app)
+    waiting = message(tenant, retried["id"])
+    assert waiting["status"] == "queued"
+    assert waiting["error"] and [t["outcome"] for t in waiting["tries"]] == ["retry"]
+    due = datetime.fromisoformat(waiting["due_at"])
+    assert due > utcnow() + timedelta(seconds=20)
+    dispatch(app)  # not due yet: nothing happens
+    assert message(tenant, retried["id"])["attempts"] == 1
+    dispatch(app, due + timedelta(seconds=1))
+    assert [t["outcome"] for t in message(tenant, retried["id"])["tries"]] == ["retry", "sent"]
+
+    refused = send(tenant, person, sms)
+    box.fail_next("permanent")
+    dispatch(app)
+    failed = message(tenant, refused["id"])
+    assert (failed["status"], failed["reason"]) == ("failed", "sandbox_rejected")
+    assert [m.key for m in box.sent] == [f"a:{retried['key'][2:]}"]
+
+
+def test_send_time_checks_skip_or_defer_with_the_reason(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    name = f"d3-{tenant.workspace_id}"
+    sandbox(tenant, "sms", name)
+    box = mailbox(name)
+    sms = template(tenant, "sms", "促销")
+    opted_out = contact(tenant, name="退订", phone="13700137000", timezone=_zone_at(12))
+    suppressed = contact(tenant, name="黑名单", phone="13600136000", timezone=_zone_at(12))
+    no_phone = contact(tenant, name="无号码", timezone=_zone_at(12))
+    capped = contact(tenant, name="上限", phone="13500135000", timezone=_zone_at(12))
+    sleeping = contact(tenant, name="夜猫", phone="13400134000", timezone=_zone_at(23))
+    tenant.call("PUT", f"/contacts/{opted_out}/consent/sms", json={"status": "opt_out"})
+    tenant.call("POST", "/suppressions", json={"channel": "sms", "addresses": ["+8613600136000"]})
+    tenant.call(
+        "PUT",
+        "/sending-policy",
+        json={
+            "quiet_start": "21:00",
+            "quiet_end": "08:00",
+            "caps": [{"channel": "all", "count": 2, "days": 7}],
+        },
+    )
+    ids = {
+        who: send(tenant, who_id, sms, marketing=True)["id"]
+        for who, who_id in (
+            ("opted_out", opted_out),
+            ("suppressed", suppressed),
+            ("no_phone", no_phone),
+            ("sleeping", sleeping),
+        )
+    }
+    capped_ids = [send(tenant, capped, sms, marketing=True)["id"] for _ in range(3)]
+    transactional = send(tenant, opted_out, sms)["id"]  # consent holds back marketing only
+    dispatch(app)
+
+    def state(message_id: str) -> tuple[str, str | None]:
+        m = message(tenant, message_id)
+        return m["status"], m["reason"]
+
+    assert state(ids["opted_out"]) == ("skipped", "opted_out")
+    assert state(ids["suppressed"]) == ("skipped", "suppressed")
+    assert state(ids["no_phone"]) == ("skipped", "no_address")
+    assert sorted(state(i) for i in capped_ids) == [
+        ("sent", None),
+        ("sent", None),
+        ("skipped", "frequency_cap"),
+    ]
+    assert state(transactional) == ("sent", None)
+    night = message(tenant, ids["sleeping"])
+    assert (night["status"], night["reason"]) == ("queued", "quiet_hours")
+    wakes = datetime.fromisoformat(night["due_at"])
+    assert wakes.astimezone(ZoneInfo(_zone_at(23))).hour == 8
+    sent_to = sorted(m.to for m in box.sent)
+    assert sent_to == ["+8613500135000", "+8613500135000", "+8613700137000"]
+    dispatch(app, wakes + timedelta(minutes=1))
+    assert state(ids["sleeping"]) == ("sent", None)
+
+
+def test_a_message_whose_dispatcher_died_goes_again_with_the_same_key(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    name = f"d4-{tenant.workspace_id}"
+    sandbox(tenant, "sms", name)
+    box = mailbox(name)
+    person = contact(tenant, name="韩梅梅", phone="13300133000")
+    queued = send(tenant, person, template(tenant, "sms", "提醒"))
+    # a dispatcher took it and died: the row says sending, with a lease that ran out
+    with tenant.session() as s:
+        s.execute(
+            update(Message)
+            .where(Message.workspace_id == tenant.workspace_id, Message.id == int(queued["id"]))
+            .values(
+                status="sending",
+                claimed_by="dead-worker",
+                lease_until=utcnow() - timedelta(seconds=1),
+                attempts=1,
+            )
+        )
+    dispatch(app)
+    done = message(tenant, queued["id"])
+    assert (done["status"], done["attempts"]) == ("sent", 2)
+    assert [m.key for m in box.sent] == [queued["key"]]
+
+
+def test_cancel_only_what_has_not_gone(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    sandbox(tenant, "sms", f"d5-{tenant.workspace_id}")
+    person = contact(tenant, name="赵敏", phone="13200132000")
+    sms = template(tenant, "sms", "取消")
+    first, second = send(tenant, person, sms), send(tenant, person, sms)
+    cancelled = tenant.call("POST", f"/messages/{first['id']}/cancel")
+    assert cancelled["status"] == "cancelled"
+    dispatch(app)
+    assert message(tenant, first["id"])["status"] == "cancelled"
+    assert mailbox(f"d5-{tenant.workspace_id}").sent[0].key == second["key"]
+    r = TestClient(app).post(f"/api/v1/messages/{second['id']}/cancel", headers=tenant.admin.auth)
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "message_not_cancellable")
+
+
+def _zone_at(hour: int) -> str:
+    """A fixed-offset zone whose local time is now ``hour`` o'clock (give or take the minutes)."""
+    offset = (hour - utcnow().hour + 12) % 24 - 12  # -12 … +11
+    return "Etc/GMT" + (f"-{offset}" if offset > 0 else f"+{-offset}")
