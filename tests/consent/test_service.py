@@ -21,7 +21,8 @@ def test_a_change_is_a_row_and_an_event_and_a_repeat_writes_nothing(app: FastAPI
     given = utcnow().replace(microsecond=0)
     with tenant.session() as s:
         row, changed = consent.record(s, ws, c, "email", "opt_in", "form:Newsletter", given)
-        assert changed and (row.status, row.source) == ("opt_in", "form:Newsletter")
+        assert changed
+        assert (row.status, row.source) == ("opt_in", "form:Newsletter")
     with tenant.session() as s:
         row, changed = consent.record(
             s, ws, c, "email", "opt_in", "form:Webinar", given + timedelta(days=3)
@@ -131,7 +132,9 @@ def test_unsubscribe_and_choices_write_only_what_changes(app: FastAPI) -> None:
         ("unsubscribed", {"channel": "email", "message_id": "42"})
     ]
     with tenant.session() as s:
-        rows = {ch: (row.status if row else None, why) for ch, row, why in consent.overview(s, ws, c)}
+        rows = {
+            ch: (row.status if row else None, why) for ch, row, why in consent.overview(s, ws, c)
+        }
         assert rows == {
             "email": ("opt_out", "opted_out"),
             "sms": (None, None),
@@ -149,5 +152,6 @@ def test_a_link_follows_its_contact_through_a_merge(app: FastAPI) -> None:
     api.post(f"/contacts/{keep}/merge", {"other_id": str(other)})
     with tenant.session() as s:
         found = consent.person(s, tenant.workspace_id, other)
-        assert found is not None and found.id == keep
+        assert found is not None
+        assert found.id == keep
         assert consent.person(s, tenant.workspace_id, 1) is None

@@ -1,5 +1,5 @@
 """Web tracking through its public endpoints: origins, robots, resends, identify and stitching,
-the pixel and tracked redirects."""
+the pixel and tracked redirects, whose tokens verify only for their purpose."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from guanxi.models import Contact, Event
+from guanxi.tracking import redirects
 from tests.factories import Tenant, make_tenant
 
 SITE = "https://shop.example.cn"
@@ -311,3 +312,14 @@ def test_a_request_waiting_for_a_lock_does_not_stop_the_server(
     thread.join(30)
     assert answer["r"].status_code == 200
     assert [e.type for e in events_of(tenant)] == ["page_view"]
+
+
+def test_a_token_verifies_only_for_the_purpose_it_was_signed_for() -> None:
+    payload = {"u": "https://www.example.cn/", "w": 1}
+    redirect = redirects.sign("secret", payload)
+    assert redirects.verify("secret", redirect) == payload
+    assert redirects.verify("secret", redirect, "unsubscribe") is None
+    other = redirects.sign("secret", payload, "unsubscribe")
+    assert redirects.verify("secret", other, "unsubscribe") == payload
+    assert redirects.verify("secret", other) is None
+    assert redirects.verify("another", other, "unsubscribe") is None

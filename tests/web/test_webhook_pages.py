@@ -9,7 +9,7 @@ import re
 from fastapi import FastAPI
 
 from guanxi.auth.permissions import Role
-from guanxi.i18n import gettext
+from guanxi.i18n import gettext, ngettext
 from guanxi.kit.clock import utcnow
 from tests.factories import make_tenant
 from tests.tag.client import Api
@@ -59,20 +59,32 @@ def test_an_administrator_manages_an_endpoint_and_reads_its_log(app: FastAPI) ->
         assert (saved.status_code, saved.headers["location"]) == (303, page)
         assert api.get(f"/webhooks/{endpoint['id']}")["event_types"] == ["*"]
 
+        hook.answer(500)
         console.post(f"{page}/test", data={"csrf_token": token})
         deliver(app, utcnow())
         [got] = hook.received
         assert got.verifies(secret.group(1), int(utcnow().timestamp()))
-        log = console.get(page).text
-        assert re.search(r'data-testid="delivery-row" data-status="delivered"', log)
-        assert re.search(r'data-testid="attempt">[^<]*· 200 · \d+ ms', log)
-        assert gettext("Delivered", "zh_CN") in log
+        failing = console.get(page).text
+        assert 'data-status="failing"' in failing
+        assert (
+            ngettext(
+                "{n} failed attempt in a row", "{n} failed attempts in a row", 1, "zh_CN"
+            ).format(n=1)
+            in failing
+        )
+        assert re.search(r'data-testid="attempt">[^<]*· 500 · HTTP 500 · \d+ ms', failing)
+        assert 'data-status="failing"' in console.get("/app/webhooks").text
 
         [delivery] = deliveries(tenant)
         console.post(f"/app/webhook-deliveries/{delivery.id}/redeliver", data={"csrf_token": token})
         deliver(app, utcnow())
-        assert len(hook.received) == 2
-        assert len(re.findall(r'data-testid="attempt"', console.get(page).text)) == 2
+        assert [r.delivery for r in hook.received] == [str(delivery.id)] * 2
+        log = console.get(page).text
+        assert re.search(r'data-testid="delivery-row" data-status="delivered"', log)
+        assert re.search(r'data-testid="attempt">[^<]*· 200 · \d+ ms', log)
+        assert len(re.findall(r'data-testid="attempt"', log)) == 2
+        assert gettext("Delivered", "zh_CN") in log
+        assert 'data-status="enabled"' in log
 
         rotated = console.post(f"{page}/rotate", data={"csrf_token": token})
         assert 'data-testid="new-secret"' in rotated.text

@@ -26,6 +26,7 @@ from guanxi.journey import engine, enrolments
 from guanxi.journey.versions import version_graph
 from guanxi.kit.ids import new_id
 from guanxi.lifecycle import moves
+from guanxi.lifecycle.service import stages as stage_list
 from guanxi.message import outbox
 from guanxi.models import Contact, Journey, Task
 from guanxi.notification import service as notifications
@@ -156,7 +157,7 @@ def _stages(session: Session, workspace_id: int, asked: list[Asked], now: dateti
     for a in asked:
         assert isinstance(a.effect, engine.Stage)
         wanted[a.contact_id] = a.effect.stage
-    ladder = moves.ladder(session, workspace_id)
+    ladder = moves.Ladder(stage_list(session, workspace_id))
     planned = [
         moves.Move(
             contact_id=c,
@@ -193,7 +194,7 @@ def _owners(session: Session, workspace_id: int, asked: list[Asked], now: dateti
                     Contact.status == "active",
                 )
                 .group_by(Contact.owner_id)
-            ).tuples()  # type: ignore[arg-type]  # owner_id is not null where it is in a list
+            ).all()  # type: ignore[arg-type]  # owner_id is not null where it is in a list
         )
     changed: list[int] = []
     for a in asked:

@@ -35,6 +35,9 @@ from guanxi.models import (
     Tag,
     WebhookEndpoint,
 )
+from guanxi.contact import fields as custom_fields
+from guanxi.lifecycle import service as lifecycle
+from guanxi.segment.conditions import CONTACT_FIELDS
 from guanxi.segment.service import InvalidCondition, checked
 
 BLANK: dict[str, Any] = {
@@ -178,6 +181,7 @@ def problems(session: Session, workspace_id: int, graph: g.Graph) -> list[g.Prob
                     Message(N_("{what} {id} does not exist."), what=Message(label), id=missing),
                 )
             )
+    found += _field_problems(session, workspace_id, graph)
     channels = {n.channel for n in graph.nodes if isinstance(n, g.SendNode)}
     have = set(
         session.scalars(
@@ -197,6 +201,50 @@ def problems(session: Session, workspace_id: int, graph: g.Graph) -> list[g.Prob
                     Message(N_("No channel account sends {channel} yet."), channel=n.channel),
                 )
             )
+    return found
+
+
+
+WRITABLE = set(CONTACT_FIELDS) - {"email", "phone", "stage"}
+
+
+def _field_problems(session: Session, workspace_id: int, graph: g.Graph) -> list[g.Problem]:
+    """Stages the graph names must be the workspace's; a field a step sets must be one a
+    journey may write (not an identity, not the stage); an anniversary reads a date field."""
+    keys = {s.key for s in lifecycle.peek(session, workspace_id)}
+    custom = custom_fields.definitions(session, workspace_id, "contact")
+    found: list[g.Problem] = []
+    for n in graph.nodes:
+        named: str | None = None
+        if isinstance(n, g.StageNode):
+            named = n.stage
+        elif isinstance(n, g.EntryNode) and isinstance(n.trigger, g.StageChanged):
+            named = n.trigger.stage
+        if named is not None and named not in keys:
+            found.append(
+                g.Problem("unknown_stage", n.id, Message(N_("There is no stage {stage}."), stage=named))
+            )
+        if isinstance(n, g.SetFieldNode):
+            key = n.field.removeprefix("custom.")
+            ok = key in custom if n.field.startswith("custom.") else n.field in WRITABLE
+            if not ok:
+                found.append(
+                    g.Problem(
+                        "unwritable_field",
+                        n.id,
+                        Message(N_("A journey cannot set the field {field}."), field=n.field),
+                    )
+                )
+        if isinstance(n, g.EntryNode) and isinstance(n.trigger, g.Anniversary):
+            key = n.trigger.field.removeprefix("custom.")
+            if key not in custom or custom[key].type != "date":
+                found.append(
+                    g.Problem(
+                        "not_a_date_field",
+                        n.id,
+                        Message(N_("{field} is not a custom date field."), field=n.trigger.field),
+                    )
+                )
     return found
 
 

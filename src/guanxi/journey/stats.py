@@ -30,18 +30,18 @@ from guanxi.segment.service import schema_for
 def stats(session: Session, actor: Principal, journey_id: int, now: datetime) -> StatsOut:
     journey = service.get(session, actor, journey_id)
     ws = journey.workspace_id
-    graph = service.parse(
-        service.graph_of(session, ws, journey.id, journey.version).model_dump(mode="json")
+    graph = (
+        service.graph_of(session, ws, journey.id, journey.version)
         if journey.version
-        else journey.draft
+        else service.parse(journey.draft)
     )
     enrolment = (JourneyEnrolment.workspace_id == ws) & (JourneyEnrolment.journey_id == journey.id)
-    totals = dict(
+    totals: dict[str, int] = dict(
         session.execute(
             select(JourneyEnrolment.status, func.count())
             .where(enrolment)
             .group_by(JourneyEnrolment.status)
-        ).tuples()
+        ).all()
     )
     step = (JourneyStep.workspace_id == ws) & (JourneyStep.journey_id == journey.id)
     converted = (
@@ -57,7 +57,7 @@ def stats(session: Session, actor: Principal, journey_id: int, now: datetime) ->
             select(JourneyStep.node_id, func.count(func.distinct(JourneyStep.enrolment_id)))
             .where(step)
             .group_by(JourneyStep.node_id)
-        ).tuples()
+        ).all()
     )
     outcomes: dict[tuple[str, str], int] = {
         (n, o): c

@@ -57,6 +57,7 @@ BREAKER_FAILURES = 20
 BREAKER_AGE = timedelta(hours=24)
 NOTIFY_KIND = "webhook_disabled"
 USER_AGENT = f"guanxi-webhooks/{__version__}"
+RESPONSE_KEPT = 1000  # characters of an answer's body kept with its attempt
 UNREADABLE = "signing secret unreadable: the installation's secret key changed; rotate it"
 
 
@@ -162,24 +163,38 @@ def claim(
 # -- 2. send ---------------------------------------------------------------------------------
 
 
-async def _post(client: httpx.AsyncClient, out: Outgoing, at: datetime) -> Answer:
+async def _exchange(client: httpx.AsyncClient, out: Outgoing) -> tuple[int, str, str | None]:
+    """POST, and read no more of the answer than the log keeps (a receiver may answer with
+    anything, of any size): its status, the start of its body, where a redirect points."""
+    async with client.stream("POST", out.url, content=out.body, headers=out.headers) as r:
+        head = b""
+        async for chunk in r.aiter_bytes():
+            head += chunk
+            if len(head) >= RESPONSE_KEPT:
+                break
+        text = head.decode(r.encoding or "utf-8", errors="replace")[:RESPONSE_KEPT]
+        return r.status_code, text, r.headers.get("location")
+
+
+async def _post(client: httpx.AsyncClient, out: Outgoing, at: datetime, timeout_s: float) -> Answer:
+    """One attempt; ``timeout_s`` bounds it from the first byte sent to the last one read."""
     started = time.perf_counter()
     status: int | None = None
     error: str | None = None
     response: str | None = None
     try:
-        r = await client.post(out.url, content=out.body, headers=out.headers)
-        status, response = r.status_code, r.text[:1000] or None
-        if r.is_redirect:
-            error = f"redirect to {r.headers.get('location', '?')} not followed"[:500]
-        elif not r.is_success:
-            error = f"HTTP {r.status_code}"
-    except httpx.TimeoutException:
-        error = f"no answer within {client.timeout.read} s"
+        async with asyncio.timeout(timeout_s):
+            status, response, location = await _exchange(client, out)
+        if 300 <= status < 400:
+            error = f"redirect to {location or '?'} not followed"[:500]
+        elif not 200 <= status < 300:
+            error = f"HTTP {status}"
+    except (TimeoutError, httpx.TimeoutException):
+        error = f"no answer within {timeout_s:g} s"
     except httpx.HTTPError as exc:  # refused, reset, bad TLS, unresolvable host …
         error = f"{type(exc).__name__}: {exc}"[:500]
     ms = round((time.perf_counter() - started) * 1000, 1)
-    return Answer(out, at, status, error, ms, response)
+    return Answer(out, at, status, error, ms, response or None)
 
 
 async def _send(outgoing: Sequence[Outgoing], at: datetime, timeout_s: float) -> list[Answer]:
@@ -187,15 +202,18 @@ async def _send(outgoing: Sequence[Outgoing], at: datetime, timeout_s: float) ->
     window = asyncio.Semaphore(IN_FLIGHT)
     per_endpoint: dict[tuple[int, int], asyncio.Semaphore] = {}
     limits = httpx.Limits(max_connections=IN_FLIGHT)
+    # trust_env: an installation that must go out through a proxy sets HTTPS_PROXY
     async with httpx.AsyncClient(
-        timeout=timeout_s, follow_redirects=False, limits=limits, trust_env=False
+        timeout=timeout_s, follow_redirects=False, limits=limits
     ) as client:
 
         async def one(out: Outgoing) -> None:
             key = (out.workspace_id, out.endpoint_id)
             own = per_endpoint.setdefault(key, asyncio.Semaphore(PER_ENDPOINT))
             async with own, window:
-                answers.append(await _post(client, out, at))  # in the order they come back
+                answers.append(
+                    await _post(client, out, at, timeout_s)
+                )  # in the order they come back
 
         await asyncio.gather(*(one(out) for out in outgoing))
     return answers
@@ -242,7 +260,7 @@ def _settle(session: Session, answer: Answer, now: datetime, worker: str) -> boo
     return bool(getattr(held, "rowcount", 0))
 
 
-def _count(endpoint: WebhookEndpoint, answers: Sequence[Answer], now: datetime) -> None:
+def _count(endpoint: WebhookEndpoint, answers: Sequence[Answer]) -> None:
     """Carry the endpoint's failures-in-a-row through its answers, in the order they came."""
     for answer in answers:
         if answer.outcome == "delivered":
@@ -295,7 +313,7 @@ def record(
     disabled: list[WebhookEndpoint] = []
     for key, endpoint in endpoints.items():
         mine = [a for a in kept if (a.out.workspace_id, a.out.endpoint_id) == key]
-        _count(endpoint, mine, now)
+        _count(endpoint, mine)
         reason = _trips(endpoint, mine, now)
         if reason is not None:
             service.disable(session, endpoint, reason, now)

@@ -84,7 +84,7 @@ class EndpointOut(BaseModel):
     status: Status = Field(
         default="enabled",
         description="enabled; failing (its last attempts failed); disabled (by a member, "
-        "because it kept failing, or because it answered 410 Gone)."
+        "because it kept failing, or because it answered 410 Gone).",
     )
     failures: int = Field(description="Attempts failed in a row since the last success.")
     failing_since: datetime | None
