@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from guanxi.journey import runner
+from guanxi.kit.clock import utcnow
 from guanxi.message.dispatcher import Dispatcher
 from tests.factories import Tenant
 
@@ -64,8 +65,9 @@ def message(tenant: Tenant, message_id: str) -> dict[str, Any]:
 
 
 def dispatch(app: FastAPI, now: datetime | None = None) -> int:
-    """Dispatcher rounds until nothing is due at ``now``."""
-    d = Dispatcher(app.state.sessionmaker, app.state.settings)
+    """Dispatcher rounds until nothing is due at ``now`` (which is also the time it records)."""
+    clock = (lambda: now) if now is not None else utcnow
+    d = Dispatcher(app.state.sessionmaker, app.state.settings, clock=clock)
     try:
         total = 0
         while n := d.run_once(now):

@@ -4,8 +4,10 @@ timeouts and redirects, 410 Gone, the circuit breaker, fencing, keyed queueing a
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 
+import pytest
 from fastapi import FastAPI
 
 from guanxi.auth.permissions import Role
@@ -247,6 +249,30 @@ def test_a_worker_that_lost_its_lease_records_nothing(app: FastAPI, hook: Receiv
     [d] = deliveries(tenant)
     assert (d.status, d.attempts) == ("delivered", 2)
     assert [a.n for a in attempts(tenant, d.id)] == [2]
+
+
+def test_two_workers_never_send_one_delivery_twice(
+    app: FastAPI, hook: Receiver, dialect: str
+) -> None:
+    if dialect == "sqlite":
+        pytest.skip("one worker runs on SQLite")
+    tenant = make_tenant(app)
+    api = Api(tenant)
+    add_endpoint(api, hook.url, "note")
+    now = utcnow()
+    contact = api.contact("林峰")
+    fan_out(tenant, [event(contact, "note", now, text=str(i)) for i in range(40)], now)
+    workers = [
+        threading.Thread(target=deliver, args=(app, now), kwargs={"worker": w, "limit": 5})
+        for w in ("worker-a", "worker-b", "worker-c")
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    sent = [r.delivery for r in hook.received]
+    assert sorted(sent) == sorted({str(d.id) for d in deliveries(tenant)})
+    assert {(d.status, d.attempts) for d in deliveries(tenant)} == {("delivered", 1)}
 
 
 def test_queue_sends_once_per_key_and_only_to_an_enabled_endpoint(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -106,8 +106,11 @@ class Dispatcher:
         *,
         worker: str = WORKER_ID,
         batch: int = 200,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        """``clock``: the time rounds judge and record by (a simulation moves it)."""
         self.factory, self.settings, self.worker, self.batch = factory, settings, worker, batch
+        self.clock = clock
         self.loop = asyncio.new_event_loop()
         self.connectors = ConnectorCache(settings.secret_key)
 
@@ -119,7 +122,7 @@ class Dispatcher:
 
     def run_once(self, now: datetime | None = None) -> int:
         """Claim, send and record one batch; returns how many messages it settled."""
-        now = now or utcnow()
+        now = now or self.clock()
         with transaction(self.factory) as session:
             rows = claim(session, now, self.batch)
             if not rows:
@@ -239,7 +242,7 @@ class Dispatcher:
     # -- recording ---------------------------------------------------------------------------
 
     def _record(self, results: list[Result]) -> None:
-        now = utcnow()
+        now = self.clock()
         with transaction(self.factory) as session:
             events: dict[int, list[Draft]] = {}
             for r in results:
