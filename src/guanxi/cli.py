@@ -100,7 +100,7 @@ def worker(database_url: DatabaseOpt = None, once: bool = False) -> None:
 
     settings = _settings(database_url)
     engine = make_engine(settings.database_url)
-    serve_worker(make_sessionmaker(engine), settings.data_dir, once=once)
+    serve_worker(make_sessionmaker(engine), settings.data_dir, once=once, settings=settings)
     engine.dispose()
 
 

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     secure_cookies: bool = False
+    # How long a dispatcher holds a message it is sending: a killed dispatcher's messages are
+    # sent again (with the same key) once it runs out.
+    dispatch_lease_s: float = Field(default=90.0, gt=0)
 
 
 @lru_cache

@@ -28,6 +28,11 @@ class Received:
         return signing.verify(secret, self.headers[signing.SIGNATURE.lower()], self.body, now)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # several workers post at once: no connection refused
+
+
 class Receiver:
     """``with Receiver() as hook``: POSTs to ``hook.url`` are kept in ``hook.received``; each
     is answered with the next of ``hook.answer(...)``'s replies, then 200. Other paths get
@@ -39,8 +44,7 @@ class Receiver:
         self.hang_s = hang_s
         self.path = f"/hook/{uuid.uuid4().hex}"
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
 
     def answer(self, *replies: int | str) -> None:

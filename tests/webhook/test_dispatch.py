@@ -251,6 +251,25 @@ def test_a_worker_that_lost_its_lease_records_nothing(app: FastAPI, hook: Receiv
     assert [a.n for a in attempts(tenant, d.id)] == [2]
 
 
+def test_a_delivery_whose_worker_dies_every_time_is_given_up(app: FastAPI, hook: Receiver) -> None:
+    tenant = make_tenant(app)
+    api = Api(tenant)
+    add_endpoint(api, hook.url, "note")
+    now = utcnow() - timedelta(days=3651)  # first in line
+    fan_out(tenant, [event(api.contact("冯雷"), "note", now, text="x")], now)
+    factory, key = app.state.sessionmaker, app.state.settings.secret_key
+    for n in range(1, dispatch.MAX_ATTEMPTS + 1):  # each worker dies before it records
+        with transaction(factory) as s:
+            [out] = dispatch.claim(s, now, f"worker-{n}", key, limit=1)
+        assert out.attempt == n
+        now += dispatch.LEASE + timedelta(seconds=1)
+    with transaction(factory) as s:
+        dispatch.claim(s, now, "worker-last", key, limit=1)
+    [d] = deliveries(tenant)
+    assert (d.status, d.last_error, d.claimed_by) == ("failed", dispatch.ABANDONED, None)
+    assert hook.received == []
+
+
 def test_two_workers_never_send_one_delivery_twice(
     app: FastAPI, hook: Receiver, dialect: str
 ) -> None:
@@ -272,7 +291,8 @@ def test_two_workers_never_send_one_delivery_twice(
         w.join()
     sent = [r.delivery for r in hook.received]
     assert sorted(sent) == sorted({str(d.id) for d in deliveries(tenant)})
-    assert {(d.status, d.attempts) for d in deliveries(tenant)} == {("delivered", 1)}
+    outcomes = {(d.status, d.attempts, d.last_error) for d in deliveries(tenant)}
+    assert outcomes == {("delivered", 1, None)}
 
 
 def test_queue_sends_once_per_key_and_only_to_an_enabled_endpoint(

@@ -45,7 +45,6 @@ from guanxi.worker.jobs import WORKER_ID
 
 log = logging.getLogger("guanxi.dispatcher")
 
-LEASE = timedelta(seconds=90)
 MAX_ATTEMPTS = 8
 RECORD_GROUP = 25  # results committed together: bounds what a kill can leave unrecorded
 SENT_EVENT = {"email": "email_sent", "sms": "sms_sent"}
@@ -177,7 +176,8 @@ class Dispatcher:
                     m.contact_id = verdict.contact.id  # a merged contact's survivor
                 m.to_address = built.to
                 m.channel_account_id = account.id
-                m.status, m.claimed_by, m.lease_until = "sending", self.worker, now + LEASE
+                m.status, m.claimed_by = "sending", self.worker
+                m.lease_until = now + timedelta(seconds=self.settings.dispatch_lease_s)
                 m.attempts += 1
                 attempts.append(
                     {

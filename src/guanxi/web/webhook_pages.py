@@ -44,6 +44,7 @@ DELIVERY_LABELS = {
 ERROR_LABELS = {
     webhooks.STOPPED: N_("Stopped: the endpoint was turned off."),
     dispatch.UNREADABLE: N_("The signing secret cannot be read: rotate it."),
+    dispatch.ABANDONED: N_("Given up: the worker stopped during every attempt."),
 }
 PAGE_SIZE = 20
 

@@ -57,6 +57,7 @@ BREAKER_FAILURES = 20
 BREAKER_AGE = timedelta(hours=24)
 NOTIFY_KIND = "webhook_disabled"
 USER_AGENT = f"guanxi-webhooks/{__version__}"
+ABANDONED = "gave up: its worker stopped during every attempt"
 RESPONSE_KEPT = 1000  # characters of an answer's body kept with its attempt
 UNREADABLE = "signing secret unreadable: the installation's secret key changed; rotate it"
 
@@ -109,7 +110,8 @@ def claim(
 ) -> list[Outgoing]:
     """Take up to ``limit`` due deliveries for ``worker`` and sign them for sending at
     ``now``. A delivery whose endpoint is gone or off meanwhile fails instead, and so does one
-    whose secret cannot be unsealed (the installation's secret key changed)."""
+    whose secret cannot be unsealed (the installation's secret key changed), and one taken
+    back from dead workers ``MAX_ATTEMPTS`` times."""
     stmt = (
         select(WebhookDelivery)
         .where(
@@ -142,6 +144,9 @@ def claim(
         endpoint = endpoints.get((d.workspace_id, d.endpoint_id))
         if endpoint is None or not endpoint.enabled:
             _fail(d, service.STOPPED)
+            continue
+        if d.status == "delivering" and d.attempts >= MAX_ATTEMPTS:  # its workers all died
+            _fail(d, ABANDONED)
             continue
         try:
             secret = service.secret_of(secret_key, endpoint)

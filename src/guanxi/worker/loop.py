@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from guanxi.auth.service import purge_expired_sessions
-from guanxi.config import get_settings
+from guanxi.config import Settings, get_settings
 from guanxi.db import transaction
 from guanxi.journey import runner as journey_runner
 from guanxi.journey import schedule as journey_schedule
@@ -78,21 +78,25 @@ def default_schedule() -> list[Scheduled]:
 
 
 Pump = Callable[[], int]
-ROUNDS = 50  # a pump's rounds in one turn of the loop, so the others and the jobs get theirs
+ROUNDS = 50  # rounds of the pumps in one turn of the loop, so that jobs and tasks get theirs
 
 
-def pump(name: str, run: Pump) -> int:
-    """Call ``run`` until it finds nothing due (or ``ROUNDS`` times); a failure is logged and
-    the pump is tried again at the next turn."""
-    done = 0
+def pump(pumps: list[tuple[str, Pump]]) -> int:
+    """One round of each pump in turn (the runner's steps reach the dispatcher at once), until
+    none finds anything due or ``ROUNDS`` rounds ran; a failing pump is logged and left out
+    until the next turn."""
+    done, live = 0, list(pumps)
     for _ in range(ROUNDS):
-        try:
-            n = run()
-        except Exception:
-            log.exception("pump failed", extra={"pump": name})
-            break
-        done += n
-        if not n:
+        busy = 0
+        for entry in list(live):
+            name, run = entry
+            try:
+                busy += run()
+            except Exception:
+                log.exception("pump failed", extra={"pump": name})
+                live.remove(entry)
+        done += busy
+        if not busy:
             break
     return done
 
@@ -122,7 +126,12 @@ def run_due(factory: sessionmaker[Session], schedule: list[Scheduled], clock: fl
 
 
 def serve(
-    factory: sessionmaker[Session], data_dir: Path, *, once: bool = False, poll_s: float = 1.0
+    factory: sessionmaker[Session],
+    data_dir: Path,
+    *,
+    once: bool = False,
+    poll_s: float = 1.0,
+    settings: Settings | None = None,
 ) -> None:
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -132,7 +141,7 @@ def serve(
         importlib.import_module(module)
 
     schedule = default_schedule()
-    dispatcher = Dispatcher(factory, get_settings())
+    dispatcher = Dispatcher(factory, settings or get_settings())
     pumps: list[tuple[str, Pump]] = [
         ("journeys", lambda: journey_runner.run_due(factory)),
         ("messages", dispatcher.run_once),
@@ -144,7 +153,7 @@ def serve(
     try:
         while not stop.is_set():
             run_due(factory, schedule, time.monotonic())
-            busy = sum(pump(name, run) for name, run in pumps)
+            busy = pump(pumps)
             while not stop.is_set() and jobs.run_one(factory, data_dir):
                 busy += 1
             if once:
