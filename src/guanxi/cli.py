@@ -324,6 +324,8 @@ def bench(
         known = sorted(p.stem for p in BENCH_DIR.glob("*.py") if not p.stem.startswith("_"))
         err.print(f"[red]unknown benchmark {name!r}[/red]; known: {', '.join(known)}")
         raise typer.Exit(2)
+    if str(BENCH_DIR) not in sys.path:  # a benchmark may import the shared _helpers beside it
+        sys.path.insert(0, str(BENCH_DIR))
     spec = importlib.util.spec_from_file_location(f"guanxi_bench_{name}", path)
     assert spec is not None
     assert spec.loader is not None

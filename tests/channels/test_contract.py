@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any, Literal, Protocol
 
+import aiosmtplib
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
@@ -35,7 +36,7 @@ from guanxi.channels.base import (
     UnknownConnector,
     secret_fields,
 )
-from guanxi.channels.email.connector import DomainThrottle, SmtpConfig, SmtpConnector
+from guanxi.channels.email.connector import DomainThrottle, SmtpConfig, SmtpConnector, _mapped
 from guanxi.channels.sandbox.connector import SandboxConnector, callback, mailbox
 
 Failure = Literal["retryable", "permanent"]
@@ -328,6 +329,22 @@ def test_smtp_refuses_what_cannot_be_mail() -> None:
     asyncio.run(scenario())
     with pytest.raises(ValueError, match="email address"):
         SmtpConfig(host="h", from_address="nobody")
+
+
+def test_smtp_reply_mapping() -> None:
+    refused_greeting = _mapped(aiosmtplib.SMTPConnectResponseError(554, "no service"))
+    assert isinstance(refused_greeting, RetryableSendError)
+    assert refused_greeting.scope == "connector"
+    full = _mapped(aiosmtplib.SMTPRecipientRefused(452, "4.2.2 mailbox full", "a@example.com"))
+    assert isinstance(full, RetryableSendError)
+    assert (full.scope, full.after_s) == ("message", 300.0)
+    login = _mapped(aiosmtplib.SMTPAuthenticationError(535, "5.7.8 bad credentials"))
+    assert isinstance(login, RetryableSendError)
+    assert login.scope == "connector"
+    refused = _mapped(aiosmtplib.SMTPDataError(554, "5.7.1 spam"))
+    assert isinstance(refused, PermanentSendError)
+    assert refused.code == "smtp_5xx"
+    assert "554 5.7.1 spam" in str(refused)
 
 
 def test_domain_throttle() -> None:

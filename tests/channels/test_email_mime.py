@@ -8,7 +8,7 @@ import email
 import time
 from datetime import UTC, datetime
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 
 import pytest
 from hypothesis import given
@@ -27,7 +27,7 @@ def parse(raw: bytes) -> EmailMessage:
     return parsed
 
 
-def text_of(part: EmailMessage) -> str:
+def text_of(part: MIMEPart) -> str:
     content = part.get_content()
     assert isinstance(content, str)
     return content.replace("\r\n", "\n")

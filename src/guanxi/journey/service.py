@@ -16,12 +16,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from guanxi.auth.principal import Principal
+from guanxi.contact import fields as custom_fields
 from guanxi.contact import service as contacts
 from guanxi.errors import Conflict, NotFound
 from guanxi.event import service as events
 from guanxi.i18n import N_, Message
 from guanxi.journey import enrolments
 from guanxi.journey import graph as g
+from guanxi.lifecycle import service as lifecycle
 from guanxi.models import (
     ChannelAccount,
     Form,
@@ -35,8 +37,6 @@ from guanxi.models import (
     Tag,
     WebhookEndpoint,
 )
-from guanxi.contact import fields as custom_fields
-from guanxi.lifecycle import service as lifecycle
 from guanxi.segment.conditions import CONTACT_FIELDS
 from guanxi.segment.service import InvalidCondition, checked
 

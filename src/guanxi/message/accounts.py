@@ -189,14 +189,27 @@ class ConnectorCache:
         self.entries: dict[tuple[int, int], _Entry] = {}
         self.stale: list[Connector] = []
 
-    def account_for(self, session: Session, message: Message) -> ChannelAccount:
+    def account_for(
+        self, session: Session, message: Message, memo: dict[tuple[int, str, int | None], Any]
+    ) -> ChannelAccount:
+        """The enabled account that carries ``message`` (the one it names, else its channel's
+        default), with its connector ready; ``memo`` keeps the answers of one round."""
+        wanted = (message.workspace_id, message.channel, message.channel_account_id)
+        if wanted not in memo:
+            memo[wanted] = self._resolve(session, message)
+        row: ChannelAccount | None = memo[wanted]
+        if row is None:
+            raise CannotSendHere(message.channel)
+        return row
+
+    def _resolve(self, session: Session, message: Message) -> ChannelAccount | None:
         row = None
         if message.channel_account_id is not None:
             row = session.get(ChannelAccount, (message.workspace_id, message.channel_account_id))
             row = row if row is not None and row.enabled else None
         row = row or default_for(session, message.workspace_id, message.channel)
         if row is None:
-            raise CannotSendHere(message.channel)
+            return None
         key = (row.workspace_id, row.id)
         entry = self.entries.get(key)
         if entry is None or entry.stamp != row.updated_at:

@@ -137,6 +137,7 @@ class Dispatcher:
             by_workspace.setdefault(row.workspace_id, []).append(row)
         outgoing: list[Outgoing] = []
         attempts: list[dict[str, Any]] = []
+        memo: dict[tuple[int, str, int | None], Any] = {}
         for workspace_id, mine in by_workspace.items():
             # a message taken over from a dispatcher that died was judged already, unless it
             # died before it wrote down the address
@@ -166,7 +167,7 @@ class Dispatcher:
                 contact = verdict.contact if verdict else known.get(m.contact_id or 0)
                 address = verdict.address if verdict else m.to_address
                 try:
-                    account = self.connectors.account_for(session, m)
+                    account = self.connectors.account_for(session, m, memo)
                     built = composer.build(m, contact, address)
                 except (compose.CannotSend, CannotSendHere) as exc:
                     m.status, m.reason, m.error = "failed", exc.code, str(exc)[:500]

@@ -3,9 +3,9 @@
 1. ``claim`` (one transaction): due deliveries — ``pending`` with ``due_at`` passed, or
    ``delivering`` whose lease ran out (its worker died) — ``FOR UPDATE SKIP LOCKED`` on
    PostgreSQL, so several workers never take the same row; each is marked ``delivering`` with
-   this worker's lease, its attempt counted, and signed.
-2. ``send_all`` (no transaction): POST with httpx, 10 s timeout, redirects not followed, a few
-   requests in flight per endpoint.
+   this worker's lease and its attempt counted.
+2. ``send_all`` (no transaction): POST with httpx, each signed as it leaves, 10 s timeout,
+   redirects not followed, a few requests in flight per endpoint.
 3. ``record`` (a new transaction): each answer is written only where this worker still holds
    the delivery (fenced on ``claimed_by``), with its attempt row. A worker killed between
    sending and recording leaves the delivery ``delivering``; after its lease another worker
@@ -46,7 +46,8 @@ from guanxi.webhook import service, signing
 
 log = logging.getLogger("guanxi.webhooks")
 
-LEASE = timedelta(minutes=5)  # covers a batch: BATCH requests, IN_FLIGHT at a time, each ≤ timeout
+# covers a round: BATCH requests to one endpoint, PER_ENDPOINT at a time, take ≤ 250 s
+LEASE = timedelta(minutes=5)
 TIMEOUT_S = 10.0
 BATCH = 100
 IN_FLIGHT = 16
@@ -75,9 +76,16 @@ class Outgoing:
     delivery_id: int
     endpoint_id: int
     attempt: int
+    event_type: str
     url: str
     body: bytes
-    headers: dict[str, str]
+    secret: str
+
+    def headers(self, timestamp: int) -> dict[str, str]:
+        signed = signing.headers(
+            self.secret, timestamp, self.body, self.event_type, self.delivery_id
+        )
+        return signed | {"Content-Type": "application/json", "User-Agent": USER_AGENT}
 
 
 @dataclass(frozen=True)
@@ -108,8 +116,7 @@ def _fail(delivery: WebhookDelivery, reason: str) -> None:
 def claim(
     session: Session, now: datetime, worker: str, secret_key: str, limit: int = BATCH
 ) -> list[Outgoing]:
-    """Take up to ``limit`` due deliveries for ``worker`` and sign them for sending at
-    ``now``. A delivery whose endpoint is gone or off meanwhile fails instead, and so does one
+    """Take up to ``limit`` due deliveries for ``worker`` at ``now``, ready to send. A delivery whose endpoint is gone or off meanwhile fails instead, and so does one
     whose secret cannot be unsealed (the installation's secret key changed), and one taken
     back from dead workers ``MAX_ATTEMPTS`` times."""
     stmt = (
@@ -138,7 +145,6 @@ def claim(
             )
         )
     }
-    timestamp = int(now.timestamp())
     outgoing: list[Outgoing] = []
     for d in rows:
         endpoint = endpoints.get((d.workspace_id, d.endpoint_id))
@@ -156,10 +162,17 @@ def claim(
         body = json.dumps(d.payload, ensure_ascii=False, separators=(",", ":")).encode()
         d.status, d.claimed_by, d.lease_until = "delivering", worker, now + LEASE
         d.attempts += 1
-        headers = signing.headers(secret, timestamp, body, d.event_type, d.id)
-        headers |= {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         outgoing.append(
-            Outgoing(d.workspace_id, d.id, endpoint.id, d.attempts, endpoint.url, body, headers)
+            Outgoing(
+                d.workspace_id,
+                d.id,
+                endpoint.id,
+                d.attempts,
+                d.event_type,
+                endpoint.url,
+                body,
+                secret,
+            )
         )
     session.flush()
     return outgoing
@@ -168,10 +181,14 @@ def claim(
 # -- 2. send ---------------------------------------------------------------------------------
 
 
-async def _exchange(client: httpx.AsyncClient, out: Outgoing) -> tuple[int, str, str | None]:
-    """POST, and read no more of the answer than the log keeps (a receiver may answer with
-    anything, of any size): its status, the start of its body, where a redirect points."""
-    async with client.stream("POST", out.url, content=out.body, headers=out.headers) as r:
+async def _exchange(
+    client: httpx.AsyncClient, out: Outgoing, timestamp: int
+) -> tuple[int, str, str | None]:
+    """POST, signed at ``timestamp``, and read no more of the answer than the log keeps (a
+    receiver may answer with anything, of any size): its status, the start of its body, where
+    a redirect points."""
+    headers = out.headers(timestamp)
+    async with client.stream("POST", out.url, content=out.body, headers=headers) as r:
         head = b""
         async for chunk in r.aiter_bytes():
             head += chunk
@@ -181,15 +198,21 @@ async def _exchange(client: httpx.AsyncClient, out: Outgoing) -> tuple[int, str,
         return r.status_code, text, r.headers.get("location")
 
 
-async def _post(client: httpx.AsyncClient, out: Outgoing, at: datetime, timeout_s: float) -> Answer:
-    """One attempt; ``timeout_s`` bounds it from the first byte sent to the last one read."""
+async def _post(
+    client: httpx.AsyncClient, out: Outgoing, at: datetime, begun: float, timeout_s: float
+) -> Answer:
+    """One attempt; ``timeout_s`` bounds it from the first byte sent to the last one read. It
+    is signed as it leaves: the round's time ``at`` plus how long the round (started at
+    ``begun``) has run, since a batch to a slow receiver takes minutes and a receiver refuses
+    a stale timestamp."""
     started = time.perf_counter()
+    timestamp = int(at.timestamp() + started - begun)
     status: int | None = None
     error: str | None = None
     response: str | None = None
     try:
         async with asyncio.timeout(timeout_s):
-            status, response, location = await _exchange(client, out)
+            status, response, location = await _exchange(client, out, timestamp)
         if 300 <= status < 400:
             error = f"redirect to {location or '?'} not followed"[:500]
         elif not 200 <= status < 300:
@@ -204,6 +227,7 @@ async def _post(client: httpx.AsyncClient, out: Outgoing, at: datetime, timeout_
 
 async def _send(outgoing: Sequence[Outgoing], at: datetime, timeout_s: float) -> list[Answer]:
     answers: list[Answer] = []
+    begun = time.perf_counter()
     window = asyncio.Semaphore(IN_FLIGHT)
     per_endpoint: dict[tuple[int, int], asyncio.Semaphore] = {}
     limits = httpx.Limits(max_connections=IN_FLIGHT)
@@ -216,9 +240,8 @@ async def _send(outgoing: Sequence[Outgoing], at: datetime, timeout_s: float) ->
             key = (out.workspace_id, out.endpoint_id)
             own = per_endpoint.setdefault(key, asyncio.Semaphore(PER_ENDPOINT))
             async with own, window:
-                answers.append(
-                    await _post(client, out, at, timeout_s)
-                )  # in the order they come back
+                # in the order they come back
+                answers.append(await _post(client, out, at, begun, timeout_s))
 
         await asyncio.gather(*(one(out) for out in outgoing))
     return answers

@@ -323,6 +323,13 @@ def _mapped(exc: aiosmtplib.SMTPException) -> RetryableSendError | PermanentSend
             scope="connector",
             reply=f"{exc.code} {exc.message}",
         )
+    if isinstance(exc, aiosmtplib.SMTPConnectResponseError | aiosmtplib.SMTPHeloError):
+        return RetryableSendError(  # refused at the greeting or EHLO: a 5xx there is no verdict
+            N_("The mail server could not be reached: {reason}"),  # on the message
+            after_s=_RETRY_NETWORK_S,
+            scope="connector",
+            reason=f"{exc.code} {exc.message}",
+        )
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         reply = f"{exc.code} {exc.message}"
         if 500 <= exc.code < 600:
