@@ -26,6 +26,9 @@ SELF_SERVICE = {
     ("post", "/api/v1/tracking/redirects"),  # a signed link: nothing is written
     ("post", "/api/v1/segments/preview"),  # a read (a count of what one may see)
     ("post", "/api/v1/scoring/models/{model_id}/preview"),  # a read (what a contact would score)
+    ("post", "/api/v1/journeys/{journey_id}/impact"),  # a read (where running contacts would go)
+    ("post", "/api/v1/journeys/{journey_id}/dry-run"),  # a simulation: nothing is written
+    ("post", "/api/v1/templates/{template_id}/preview"),  # a read (what a contact would get)
 }
 SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/workspace": {"name": "Renamed"},
@@ -90,8 +93,30 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/segments/{segment_id}": {"name": "S", "kind": "static"},
     "/api/v1/segments/{segment_id}/members": {"contact_ids": ["1"]},
     "/api/v1/segments/{segment_id}/members/remove": {"contact_ids": ["1"]},
+    "/api/v1/journeys": {"name": "J"},
+    "/api/v1/journeys/{journey_id}": {"name": "J2"},
+    "/api/v1/journeys/{journey_id}/publish": {},
+    "/api/v1/journeys/{journey_id}/enrolments": {"contact_ids": ["1"]},
+    "/api/v1/templates": {"channel": "sms", "name": "t", "text": "x"},
+    "/api/v1/templates/{template_id}": {"channel": "sms", "name": "t", "text": "x"},
+    "/api/v1/channel-accounts": {"channel": "sms", "kind": "sandbox", "name": "x"},
+    "/api/v1/channel-accounts/{channel_account_id}": {
+        "channel": "sms",
+        "kind": "sandbox",
+        "name": "x",
+    },
+    "/api/v1/messages": {"contact_id": "1", "template_id": "1"},
+    "/api/v1/sending-policy": {},
+    "/api/v1/broadcasts": {"name": "b", "template_id": "1", "segment_id": "1"},
+    "/api/v1/suppressions": {"channel": "email", "addresses": ["a@b.io"]},
+    "/api/v1/webhooks": {"url": "https://example.com/h", "event_types": ["*"]},
+    "/api/v1/webhooks/{webhook_id}": {"enabled": False},
 }
-MULTIPART = {"/api/v1/imports/files": {"file": ("a.csv", b"email\nx@y.io\n", "text/csv")}}
+MULTIPART = {
+    "/api/v1/imports/files": {"file": ("a.csv", b"email\nx@y.io\n", "text/csv")},
+    "/api/v1/suppressions/import": {"file": ("s.csv", b"email\nx@y.io\n", "text/csv")},
+}
+FORM_FIELDS = {"/api/v1/suppressions/import": {"channel": "email"}}
 
 
 def test_a_viewer_cannot_write_anywhere(app: FastAPI) -> None:
@@ -124,6 +149,14 @@ def test_a_viewer_cannot_write_anywhere(app: FastAPI) -> None:
         "rule_id": 1,
         "stage_id": 1,
         "segment_id": 1,
+        "journey_id": 1,
+        "template_id": 1,
+        "channel_account_id": 1,
+        "message_id": 1,
+        "broadcast_id": 1,
+        "suppression_id": 1,
+        "webhook_id": 1,
+        "delivery_id": 1,
     }
     client = TestClient(app)
     as_viewer = {"X-CSRF-Token": login(client, viewer.email)}  # a viewer works through a session
@@ -138,7 +171,12 @@ def test_a_viewer_cannot_write_anywhere(app: FastAPI) -> None:
             files = MULTIPART.get(path)
             assert body is not None or files is not None or "requestBody" not in op, path
             r = client.request(
-                method.upper(), path.format(**ids), json=body, files=files, headers=as_viewer
+                method.upper(),
+                path.format(**ids),
+                json=body,
+                files=files,
+                data=FORM_FIELDS.get(path),
+                headers=as_viewer,
             )
             assert r.status_code == 403, f"{method.upper()} {path}: {r.status_code} {r.text}"
             assert r.json()["error"]["code"] == "forbidden"
@@ -173,6 +211,11 @@ def test_a_viewer_reads(app: FastAPI) -> None:
             "lifecycle:read",
             "stages:read",
             "segments:read",
+            "journeys:read",
+            "templates:read",
+            "messages:read",
+            "channels:read",
+            "webhooks:read",
         ]
     )
 

@@ -43,6 +43,14 @@ ID_KINDS = {
     "rule_id": "scoring_rule",
     "stage_id": "stage",
     "segment_id": "segment",
+    "journey_id": "journey",
+    "template_id": "template",
+    "channel_account_id": "channel_account",
+    "message_id": "message",
+    "broadcast_id": "broadcast",
+    "suppression_id": "suppression",
+    "webhook_id": "webhook",
+    "delivery_id": "webhook_delivery",
 }
 # A valid body for every operation with a path id and a request body.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -82,6 +90,20 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/api/v1/segments/{segment_id}"): {"name": "renamed", "kind": "static"},
     ("post", "/api/v1/segments/{segment_id}/members"): {"contact_ids": ["1"]},
     ("post", "/api/v1/segments/{segment_id}/members/remove"): {"contact_ids": ["1"]},
+    ("patch", "/api/v1/journeys/{journey_id}"): {"name": "renamed"},
+    ("post", "/api/v1/journeys/{journey_id}/publish"): {},
+    ("post", "/api/v1/journeys/{journey_id}/impact"): {},
+    ("post", "/api/v1/journeys/{journey_id}/enrolments"): {"contact_ids": ["1"]},
+    ("post", "/api/v1/journeys/{journey_id}/dry-run"): {"contact_id": "1"},
+    ("put", "/api/v1/templates/{template_id}"): {"channel": "sms", "name": "t", "text": "x"},
+    ("post", "/api/v1/templates/{template_id}/preview"): {"contact_id": "1"},
+    ("put", "/api/v1/channel-accounts/{channel_account_id}"): {
+        "channel": "sms",
+        "kind": "sandbox",
+        "name": "renamed",
+    },
+    ("post", "/api/v1/channel-accounts/{channel_account_id}/inbound"): {},
+    ("patch", "/api/v1/webhooks/{webhook_id}"): {"enabled": False},
 }
 
 
@@ -176,6 +198,7 @@ def victim_ids(victim: Tenant) -> dict[str, Any]:
         json={"contact_ids": [contact["id"]]},
         headers=h,
     )
+    messaging = messaging_ids(api, h, contact["id"], segment["id"])
     with victim.session() as s:
         from guanxi.auth import repository
 
@@ -205,7 +228,56 @@ def victim_ids(victim: Tenant) -> dict[str, Any]:
             "scoring_rule": rule["id"],
             "stage": stage["id"],
             "segment": segment["id"],
+            **messaging,
         }
+
+
+def messaging_ids(api: TestClient, h: dict[str, str], contact: str, segment: str) -> dict[str, Any]:
+    """The victim's journey, template, channel account, message, broadcast, suppression,
+    webhook and webhook delivery."""
+    account = api.post(
+        "/api/v1/channel-accounts",
+        json={"channel": "sms", "kind": "sandbox", "name": "Victim SMS"},
+        headers=h,
+    ).json()
+    template = api.post(
+        "/api/v1/templates", json={"channel": "sms", "name": "Victim", "text": "hi"}, headers=h
+    ).json()
+    journey = api.post("/api/v1/journeys", json={"name": "Victim journey"}, headers=h).json()
+    api.post(f"/api/v1/journeys/{journey['id']}/publish", json={}, headers=h)
+    api.post(
+        f"/api/v1/journeys/{journey['id']}/enrolments", json={"contact_ids": [contact]}, headers=h
+    )
+    message = api.post(
+        "/api/v1/messages", json={"contact_id": contact, "template_id": template["id"]}, headers=h
+    ).json()
+    broadcast = api.post(
+        "/api/v1/broadcasts",
+        json={"name": "Victim blast", "template_id": template["id"], "segment_id": segment},
+        headers=h,
+    ).json()
+    api.post(
+        "/api/v1/suppressions",
+        json={"channel": "email", "addresses": ["x@victim.example"]},
+        headers=h,
+    )
+    suppression = api.get("/api/v1/suppressions", headers=h).json()["items"][0]
+    webhook = api.post(
+        "/api/v1/webhooks",
+        json={"url": "https://victim.example/hook", "event_types": ["*"]},
+        headers=h,
+    ).json()
+    delivery = api.post(f"/api/v1/webhooks/{webhook['id']}/test", headers=h).json()
+    return {
+        "journey": journey["id"],
+        "template": template["id"],
+        "channel_account": account["id"],
+        "message": message["id"],
+        "broadcast": broadcast["id"],
+        "suppression": suppression["id"],
+        "webhook": webhook["id"],
+        "webhook_delivery": delivery["id"],
+    }
 
 
 def snapshot(victim: Tenant) -> str:
@@ -227,6 +299,22 @@ def snapshot(victim: Tenant) -> str:
         client.get("/api/v1/scoring/models", headers=h).text,
         client.get("/api/v1/lifecycle/stages", headers=h).text,
         client.get("/api/v1/segments", headers=h).text,
+        client.get("/api/v1/journeys", headers=h).text,
+        client.get("/api/v1/templates", headers=h).text,
+        client.get("/api/v1/channel-accounts", headers=h).text,
+        client.get("/api/v1/messages?limit=200", headers=h).text,
+        client.get("/api/v1/broadcasts", headers=h).text,
+        client.get("/api/v1/suppressions?limit=200", headers=h).text,
+        client.get("/api/v1/sending-policy", headers=h).text,
+        *(
+            client.get(f"/api/v1/webhooks/{w['id']}/deliveries", headers=h).text
+            for w in client.get("/api/v1/webhooks", headers=h).json()["items"]
+        ),
+        client.get("/api/v1/webhooks", headers=h).text,
+        *(
+            client.get(f"/api/v1/journeys/{j['id']}/enrolments", headers=h).text
+            for j in client.get("/api/v1/journeys", headers=h).json()
+        ),
         re.sub(
             r'"last_used_at":"[^"]*"',
             "",

@@ -128,12 +128,14 @@ def test_a_trigger_enrols_and_the_steps_do_their_work_once(app: FastAPI) -> None
     [done] = enrolments(tenant, jid)
     assert (done["status"], done["exit_reason"]) == ("done", "exit_node")
     types = [e["type"] for e in tenant.call("GET", f"/contacts/{person}/timeline")["items"]]
-    assert "journey_entered" in types and "journey_exited" in types
+    assert "journey_entered" in types
+    assert "journey_exited" in types
     stats = tenant.call("GET", f"/journeys/{jid}/stats")
     by_node = {n["node"]: n for n in stats["nodes"]}
     assert (stats["enrolled"], stats["finished"]) == (1, 1)
     assert by_node["hello"]["messages"]["sent"] == 1
-    assert by_node["wait"]["entered"] == 1 and by_node["bye"]["entered"] == 1
+    assert by_node["wait"]["entered"] == 1
+    assert by_node["bye"]["entered"] == 1
     with tenant.session() as s:
         count = s.scalar(select(func.count()).where(Message.workspace_id == tenant.workspace_id))
         assert count == 1

@@ -66,7 +66,8 @@ def test_two_workers_never_take_the_same_step(
         assert _progress(tenant) == (CONTACTS, CONTACTS)
         received = Counter(rcpt[0] for rcpt, _ in sink.received)
 
-    assert len(received) == CONTACTS and set(received.values()) == {1}
+    assert len(received) == CONTACTS
+    assert set(received.values()) == {1}
     with tenant.session() as s:
         steps = Counter(
             s.execute(

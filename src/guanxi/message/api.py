@@ -111,35 +111,35 @@ def create_account(data: AccountIn, request: Request, actor: Actor, session: DB)
     return _save(request, actor, session, data, None)
 
 
-@router.get("/channel-accounts/{account_id}", response_model=AccountOut)
-def get_account(account_id: Id, request: Request, actor: Actor, session: DB) -> AccountOut:
+@router.get("/channel-accounts/{channel_account_id}", response_model=AccountOut)
+def get_account(channel_account_id: Id, request: Request, actor: Actor, session: DB) -> AccountOut:
     actor.require("channels:read")
-    return _account_out(accounts.get(session, actor, account_id), _secret(request))
+    return _account_out(accounts.get(session, actor, channel_account_id), _secret(request))
 
 
-@router.put("/channel-accounts/{account_id}", response_model=AccountOut)
+@router.put("/channel-accounts/{channel_account_id}", response_model=AccountOut)
 def update_account(
-    account_id: Id, data: AccountIn, request: Request, actor: Actor, session: DB
+    channel_account_id: Id, data: AccountIn, request: Request, actor: Actor, session: DB
 ) -> AccountOut:
     actor.require("channels:write")
-    return _save(request, actor, session, data, accounts.get(session, actor, account_id))
+    return _save(request, actor, session, data, accounts.get(session, actor, channel_account_id))
 
 
-@router.delete("/channel-accounts/{account_id}", status_code=204)
-def delete_account(account_id: Id, actor: Actor, session: DB) -> Response:
+@router.delete("/channel-accounts/{channel_account_id}", status_code=204)
+def delete_account(channel_account_id: Id, actor: Actor, session: DB) -> Response:
     """Refused (409 ``in_use``) while messages wait to go through it."""
     actor.require("channels:write")
-    accounts.delete(session, actor, account_id)
+    accounts.delete(session, actor, channel_account_id)
     return Response(status_code=204)
 
 
-@router.post("/channel-accounts/{account_id}/inbound", response_model=InboundOut)
-async def inbound(account_id: Id, request: Request, actor: Actor, session: DB) -> InboundOut:
+@router.post("/channel-accounts/{channel_account_id}/inbound", response_model=InboundOut)
+async def inbound(channel_account_id: Id, request: Request, actor: Actor, session: DB) -> InboundOut:
     """What the provider reports, as it sends it: for email, a bounce (RFC 3464 DSN) or a
     complaint (RFC 5965 ARF) as the raw message. Hard bounces and complaints put the address
     on the suppression list; each report is an event on the message's contact."""
     actor.require("messages:write")
-    row = accounts.get(session, actor, account_id)
+    row = accounts.get(session, actor, channel_account_id)
     body = await request.body()
     connector = REGISTRY[row.kind].from_settings(
         row.config | accounts.unsealed(_secret(request), row)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from guanxi.channels.base import (
@@ -248,38 +248,7 @@ class Dispatcher:
             events: dict[int, list[Draft]] = {}
             for r in results:
                 out = r.out
-                values: dict[str, Any] = {"lease_until": None, "claimed_by": None}
-                outcome, detail = "sent", None
-                if r.sent is not None:
-                    values |= {"status": "sent", "sent_at": now, "provider_id": r.sent.provider_id}
-                    values |= {"reason": None, "error": None}
-                    if out.contact_id:
-                        events.setdefault(out.workspace_id, []).append(
-                            Draft(
-                                out.contact_id,
-                                SENT_EVENT.get(out.channel, "message_out"),
-                                now,
-                                out.event,
-                                channel=out.channel,
-                                source="dispatcher",
-                                key=f"sent:{out.message_id}",
-                            )
-                        )
-                elif isinstance(r.error, PermanentSendError):
-                    outcome, detail = "failed", str(r.error)[:500]
-                    values |= {"status": "failed", "reason": r.error.code, "error": detail}
-                else:
-                    outcome, detail = "retry", f"{type(r.error).__name__}: {r.error}"[:500]
-                    hint = r.error.after_s if isinstance(r.error, RetryableSendError) else None
-                    if out.attempt >= MAX_ATTEMPTS:
-                        outcome = "failed"
-                        values |= {"status": "failed", "reason": "retries_exhausted"}
-                    else:
-                        values |= {"status": "queued", "due_at": now + backoff(out.attempt, hint)}
-                    values |= {"error": detail}
-                    log.warning(
-                        "send failed", extra={"message_id": out.message_id, "error": detail}
-                    )
+                values, outcome, detail = settle(r, now)
                 held = session.execute(
                     update(Message)
                     .where(
@@ -292,14 +261,65 @@ class Dispatcher:
                 )
                 if not getattr(held, "rowcount", 0):
                     continue  # another dispatcher took it over after our lease ran out
-                session.execute(
-                    update(MessageAttempt)
-                    .where(
-                        MessageAttempt.workspace_id == out.workspace_id,
-                        MessageAttempt.message_id == out.message_id,
-                        MessageAttempt.n == out.attempt,
-                    )
-                    .values(finished_at=now, outcome=outcome, detail=detail)
+                attempt = (
+                    (MessageAttempt.workspace_id == out.workspace_id)
+                    & (MessageAttempt.message_id == out.message_id)
+                    & (MessageAttempt.n == out.attempt)
                 )
+                if outcome == "throttled":  # nothing was tried: the attempt was not one
+                    session.execute(delete(MessageAttempt).where(attempt))
+                else:
+                    session.execute(
+                        update(MessageAttempt)
+                        .where(attempt)
+                        .values(finished_at=now, outcome=outcome, detail=detail)
+                    )
+                if r.sent is not None and out.contact_id:
+                    events.setdefault(out.workspace_id, []).append(
+                        Draft(
+                            out.contact_id,
+                            SENT_EVENT.get(out.channel, "message_out"),
+                            now,
+                            out.event,
+                            channel=out.channel,
+                            source="dispatcher",
+                            key=f"sent:{out.message_id}",
+                        )
+                    )
             for workspace_id, drafts in events.items():
                 events_service.store(session, workspace_id, drafts, now)
+
+
+def settle(r: Result, now: datetime) -> tuple[dict[str, Any], str, str | None]:
+    """What a send's result makes of its message: (new column values, attempt outcome,
+    detail). A retry backs off; a throttled domain waits without counting an attempt."""
+    out, error = r.out, r.error
+    values: dict[str, Any] = {"lease_until": None, "claimed_by": None}
+    if r.sent is not None:
+        values |= {"status": "sent", "sent_at": now, "provider_id": r.sent.provider_id}
+        return values | {"reason": None, "error": None}, "sent", None
+    if isinstance(error, PermanentSendError):
+        detail = str(error)[:500]
+        return (
+            values | {"status": "failed", "reason": error.code, "error": detail},
+            "failed",
+            detail,
+        )
+    if isinstance(error, RetryableSendError) and error.scope == "recipient_domain":
+        due = now + timedelta(seconds=error.after_s)
+        return (
+            values | {"status": "queued", "due_at": due, "attempts": out.attempt - 1},
+            "throttled",
+            None,
+        )
+    detail = f"{type(error).__name__}: {error}"[:500]
+    log.warning("send failed", extra={"message_id": out.message_id, "error": detail})
+    values["error"] = detail
+    if out.attempt >= MAX_ATTEMPTS:
+        return values | {"status": "failed", "reason": "retries_exhausted"}, "failed", detail
+    hint = error.after_s if isinstance(error, RetryableSendError) else None
+    return (
+        values | {"status": "queued", "due_at": now + backoff(out.attempt, hint)},
+        "retry",
+        detail,
+    )
