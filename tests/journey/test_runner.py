@@ -13,10 +13,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+import guanxi.scoring.tasks  # noqa: F401  (registers the re-score job)
 from guanxi.auth.permissions import Role
 from guanxi.channels.sandbox.connector import mailbox
 from guanxi.kit.clock import utcnow
 from guanxi.models import JourneyEnrolment, Message, Task
+from guanxi.worker.jobs import run_one
 from tests.factories import Tenant, make_tenant
 from tests.message.support import contact, dispatch, run_journeys, sandbox, template
 
@@ -341,3 +343,35 @@ def test_the_dry_run_shows_the_path_on_a_simulated_clock_and_writes_nothing(app:
     assert steps[-1]["effects"][0]["kind"] == "send"
     with tenant.session() as s:
         assert not s.scalar(select(func.count()).where(Message.workspace_id == tenant.workspace_id))
+
+
+def test_a_score_step_gives_points_that_a_rescore_gives_again(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    model = tenant.call("POST", "/scoring/models", json={"name": "互动"})["id"]
+    graph = {
+        "nodes": [
+            node("start", "entry", trigger={"type": "manual"}),
+            node("bonus", "score", model_id=int(model), points=15, reason="参会"),
+        ],
+        "edges": [edge("start", "bonus")],
+    }
+    jid = journey(tenant, graph)
+    person = contact(tenant, name="加分")
+    tenant.call("POST", f"/journeys/{jid}/enrolments", json={"contact_ids": [person]})
+    run_journeys(app, utcnow())
+
+    def score() -> float:
+        scores = tenant.call("GET", f"/contacts/{person}/scores")
+        return float(next(s["score"] for s in scores if s["model_id"] == model))
+
+    assert score() == 15
+    # a new rule re-scores everyone from their events: the step's points come back with it
+    tenant.call(
+        "POST",
+        f"/scoring/models/{model}/rules",
+        json={"kind": "engagement", "name": "旅程", "event_type": "journey_entered", "points": 1},
+    )
+
+    while run_one(app.state.sessionmaker):
+        pass
+    assert score() == 16

@@ -204,7 +204,6 @@ def problems(session: Session, workspace_id: int, graph: g.Graph) -> list[g.Prob
     return found
 
 
-
 WRITABLE = set(CONTACT_FIELDS) - {"email", "phone", "stage"}
 
 
@@ -214,7 +213,24 @@ def _field_problems(session: Session, workspace_id: int, graph: g.Graph) -> list
     keys = {s.key for s in lifecycle.peek(session, workspace_id)}
     custom = custom_fields.definitions(session, workspace_id, "contact")
     found: list[g.Problem] = []
+    combined = set(
+        session.scalars(
+            select(ScoreModel.id).where(
+                ScoreModel.workspace_id == workspace_id, ScoreModel.kind == "combined"
+            )
+        )
+    )
     for n in graph.nodes:
+        if isinstance(n, g.ScoreNode) and n.model_id in combined:
+            found.append(
+                g.Problem(
+                    "combined_model",
+                    n.id,
+                    Message(
+                        N_("A combined model adds up other models: give points to one of them.")
+                    ),
+                )
+            )
         named: str | None = None
         if isinstance(n, g.StageNode):
             named = n.stage
@@ -222,7 +238,9 @@ def _field_problems(session: Session, workspace_id: int, graph: g.Graph) -> list
             named = n.trigger.stage
         if named is not None and named not in keys:
             found.append(
-                g.Problem("unknown_stage", n.id, Message(N_("There is no stage {stage}."), stage=named))
+                g.Problem(
+                    "unknown_stage", n.id, Message(N_("There is no stage {stage}."), stage=named)
+                )
             )
         if isinstance(n, g.SetFieldNode):
             key = n.field.removeprefix("custom.")

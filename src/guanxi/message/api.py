@@ -134,7 +134,9 @@ def delete_account(channel_account_id: Id, actor: Actor, session: DB) -> Respons
 
 
 @router.post("/channel-accounts/{channel_account_id}/inbound", response_model=InboundOut)
-async def inbound(channel_account_id: Id, request: Request, actor: Actor, session: DB) -> InboundOut:
+async def inbound(
+    channel_account_id: Id, request: Request, actor: Actor, session: DB
+) -> InboundOut:
     """What the provider reports, as it sends it: for email, a bounce (RFC 3464 DSN) or a
     complaint (RFC 5965 ARF) as the raw message. Hard bounces and complaints put the address
     on the suppression list; each report is an event on the message's contact."""

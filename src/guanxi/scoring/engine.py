@@ -24,7 +24,14 @@ from guanxi.event.records import Draft, Stored
 from guanxi.kit.ids import new_ids
 from guanxi.models import ContactScore, Event, ScoreModel, ScorePoint, ScoreRule
 from guanxi.scoring import decay
-from guanxi.scoring.rules import Award, Earlier, EngagementRule, EventSeen, award
+from guanxi.scoring.rules import (
+    Award,
+    Earlier,
+    EngagementRule,
+    EventSeen,
+    adjustment_rule,
+    award,
+)
 from guanxi.scoring.specs import spec_of, specs
 from guanxi.segment import conditions, profiles
 from guanxi.segment.conditions import PropFilter
@@ -75,7 +82,7 @@ def load_rules(
         # (``rebase`` takes these rows FOR UPDATE)
         stmt = stmt.with_for_update(read=True)
     models = {m.id: m for m in session.scalars(stmt)}
-    rules = Rules(models, [], defaultdict(list))
+    rules = Rules(models, [adjustment_rule(m) for m in models], defaultdict(list))
     if not models:
         return rules
     for rule in session.scalars(

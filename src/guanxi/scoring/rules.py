@@ -27,6 +27,7 @@ class EngagementRule:
     points: float = 0.0
     cap: float | None = None
     cap_days: int | None = None
+    points_from: str | None = None  # the event carries its points in this property
 
     def matches(self, type_: str, properties: Mapping[str, Any]) -> bool:
         return type_ == self.event_type and all(prop_matches(f, properties) for f in self.where)
@@ -83,6 +84,8 @@ def award(
             if not rule.matches(event.type, event.properties):
                 continue
             points = rule.points
+            if rule.points_from is not None:
+                points = _number(event.properties.get(rule.points_from))
             if rule.capped():
                 left = max(
                     0.0,
@@ -96,3 +99,23 @@ def award(
                 earlier.add(rule.id, event.contact_id, event.occurred_at, points)
             awards.append(Award(rule, event.contact_id, event.id, points, event.occurred_at))
     return awards
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+ADJUSTED = "score_adjusted"
+
+
+def adjustment_rule(model_id: int) -> EngagementRule:
+    """The points a journey step gives or takes (a ``score_adjusted`` event naming the model),
+    scored like a rule of the model so that a re-score from the events gives them again. Its
+    id is the model's, negated: no stored rule has it."""
+    return EngagementRule(
+        id=-model_id,
+        model_id=model_id,
+        event_type=ADJUSTED,
+        where=(PropFilter(property="model", op="eq", value=str(model_id)),),
+        points_from="points",
+    )
