@@ -36,8 +36,9 @@ from guanxi.channels.base import (
     UnknownConnector,
     secret_fields,
 )
-from guanxi.channels.email.connector import DomainThrottle, SmtpConfig, SmtpConnector, _mapped
+from guanxi.channels.email.connector import SmtpConfig, SmtpConnector, _mapped
 from guanxi.channels.sandbox.connector import SandboxConnector, callback, mailbox
+from guanxi.kit.pacing import Pacer
 
 Failure = Literal["retryable", "permanent"]
 REPLIES = {
@@ -348,7 +349,7 @@ def test_smtp_reply_mapping() -> None:
 
 
 def test_domain_throttle() -> None:
-    throttle = DomainThrottle({"qq.com": 2}, default=None)
+    throttle = Pacer({"qq.com": 2}, default=None)
     assert throttle.reserve("qq.com", 0) == (True, 0.0)
     assert throttle.reserve("qq.com", 0) == (True, 0.0)  # a second's burst: two tokens
     taken, after = throttle.reserve("qq.com", 0)

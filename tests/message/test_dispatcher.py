@@ -6,6 +6,7 @@ whose dispatcher died is sent again with the same key; a client's repeated key s
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -181,3 +182,29 @@ def _zone_at(hour: int) -> str:
     """A fixed-offset zone whose local time is now ``hour`` o'clock (give or take the minutes)."""
     offset = (hour - utcnow().hour + 12) % 24 - 12  # -12 … +11
     return "Etc/GMT" + (f"-{offset}" if offset > 0 else f"+{-offset}")
+
+
+def test_a_channel_account_rate_paces_the_sends(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    name = f"d6-{tenant.workspace_id}"
+    account = sandbox(tenant, "sms", name)
+    tenant.call(
+        "PUT",
+        f"/channel-accounts/{account}",
+        json={
+            "channel": "sms",
+            "kind": "sandbox",
+            "name": "slow",
+            "config": {"mailbox": name},
+            "rate_per_s": 20,
+        },
+    )
+    sms = template(tenant, "sms", "限速")
+    people = [contact(tenant, name=f"速{i}", phone=f"1370000{i:04d}") for i in range(60)]
+    for person in people:
+        send(tenant, person, sms)
+    started = time.perf_counter()
+    dispatch(app)
+    elapsed = time.perf_counter() - started
+    assert len(mailbox(name).sent) == 60
+    assert elapsed >= (60 - 20) / 20 * 0.9  # a second's burst, then 20 a second

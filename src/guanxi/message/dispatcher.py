@@ -38,6 +38,7 @@ from guanxi.db import bulk_insert, transaction
 from guanxi.event import service as events_service
 from guanxi.event.records import Draft
 from guanxi.kit.clock import utcnow
+from guanxi.kit.pacing import Pacer
 from guanxi.message import compose, gate, outbox
 from guanxi.message.accounts import CannotSendHere, ConnectorCache
 from guanxi.models import Message, MessageAttempt
@@ -112,6 +113,7 @@ class Dispatcher:
         self.clock = clock
         self.loop = asyncio.new_event_loop()
         self.connectors = ConnectorCache(settings.secret_key)
+        self.pacer = Pacer({}, None)  # each channel account's rate_per_s
 
     def close(self) -> None:
         self.loop.run_until_complete(self.connectors.close_all())
@@ -177,6 +179,11 @@ class Dispatcher:
                     m.contact_id = verdict.contact.id  # a merged contact's survivor
                 m.to_address = built.to
                 m.channel_account_id = account.id
+                pace = f"{workspace_id}:{account.id}"
+                if account.rate_per_s:
+                    self.pacer.rates[pace] = account.rate_per_s
+                else:
+                    self.pacer.rates.pop(pace, None)
                 m.status, m.claimed_by = "sending", self.worker
                 m.lease_until = now + timedelta(seconds=self.settings.dispatch_lease_s)
                 m.attempts += 1
@@ -222,6 +229,9 @@ class Dispatcher:
 
         async def one(connector: Connector, gate_: asyncio.Semaphore, out: Outgoing) -> None:
             async with gate_:
+                _, wait = self.pacer.reserve("{}:{}".format(*out.account_key), float("inf"))
+                if wait:
+                    await asyncio.sleep(wait)
                 try:
                     sent = await connector.send(out.outbound)
                     await settle(Result(out, sent=sent))

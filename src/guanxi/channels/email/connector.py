@@ -17,7 +17,6 @@ receiving provider's rate limits.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import ClassVar, Literal
@@ -37,6 +36,7 @@ from guanxi.channels.base import (
 from guanxi.channels.email import dsn
 from guanxi.channels.email.mime import Prebuilt, check_address
 from guanxi.i18n import N_
+from guanxi.kit.pacing import Pacer
 
 _RETRY_NETWORK_S = 30.0  # a dropped connection or a timeout: soon, on a fresh connection
 _RETRY_REPLY_S = 300.0  # a 4xx reply: greylisting asks for minutes, not seconds
@@ -75,37 +75,6 @@ class SmtpConfig(BaseModel):
     @classmethod
     def _deliverable(cls, value: str | None) -> str | None:
         return None if value is None else check_address(value)
-
-
-class DomainThrottle:
-    """Token buckets per recipient domain, as a generic cell rate algorithm: each domain keeps
-    the time its next token is due, which needs no timer task and no lock (there is no await
-    between reading and writing it). A bucket holds one second's worth of tokens."""
-
-    _PRUNE_AT = 10_000  # domains remembered before the idle ones are forgotten
-
-    def __init__(self, rates: Mapping[str, float], default: float | None) -> None:
-        self.rates = {domain.lower(): rate for domain, rate in rates.items()}
-        self.default = default
-        self._due: dict[str, float] = {}
-
-    def reserve(self, domain: str, max_wait: float) -> tuple[bool, float]:
-        """(True, seconds to wait) with a token taken for ``domain``; or (False, seconds until
-        one could be had within ``max_wait``), nothing taken."""
-        rate = self.rates.get(domain, self.default)
-        if rate is None:
-            return True, 0.0
-        interval = 1.0 / rate
-        burst = max(rate, 1.0) * interval  # one second's tokens, at least one
-        now = time.monotonic()
-        due = max(self._due.get(domain, now), now)
-        wait = due + interval - burst - now
-        if wait > max_wait:
-            return False, wait - max_wait
-        if len(self._due) >= self._PRUNE_AT:
-            self._due = {d: t for d, t in self._due.items() if t > now}
-        self._due[domain] = due + interval
-        return True, max(wait, 0.0)
 
 
 class _Lease:
@@ -206,7 +175,7 @@ class SmtpConnector(Connector):
         super().__init__(config)
         # sends beyond the pool build their MIME while the others talk to the server
         self.max_in_flight = 2 * config.pool_size
-        self.throttle = DomainThrottle(config.per_domain_per_s, config.default_per_domain_per_s)
+        self.throttle = Pacer(config.per_domain_per_s, config.default_per_domain_per_s)
         self.return_path = check_address(config.return_path or config.from_address)
         self._senders: dict[tuple[str, str | None], Prebuilt] = {}
         self._pool: _Pool | None = None
