@@ -375,3 +375,50 @@ def test_a_score_step_gives_points_that_a_rescore_gives_again(app: FastAPI) -> N
     while run_one(app.state.sessionmaker):
         pass
     assert score() == 16
+
+
+def test_a_split_sends_contacts_down_each_variant_and_counts_their_conversions(
+    app: FastAPI,
+) -> None:
+    tenant = make_tenant(app)
+    a, b = (tenant.call("POST", "/tags", json={"name": n})["id"] for n in ("A组", "B组"))
+    graph = {
+        "nodes": [
+            node("start", "entry", trigger={"type": "manual"}),
+            node(
+                "ab",
+                "split",
+                variants=[{"key": "A", "weight": 50}, {"key": "B", "weight": 50}],
+            ),
+            node("ta", "tag", add=[int(a)]),
+            node("tb", "tag", add=[int(b)]),
+            node("hold", "wait", mode="duration", seconds=DAY),
+            node(
+                "won",
+                "goal",
+                condition={"kind": "field", "field": "stage", "op": "eq", "value": "sql"},
+            ),
+        ],
+        "edges": [
+            edge("start", "ab"),
+            edge("ab", "ta", "A"),
+            edge("ab", "tb", "B"),
+            edge("ta", "hold"),
+            edge("tb", "hold"),
+        ],
+    }
+    jid = journey(tenant, graph)
+    people = [contact(tenant, name=f"分流{i}") for i in range(20)]
+    tenant.call("POST", f"/journeys/{jid}/enrolments", json={"contact_ids": people})
+    run_journeys(app, utcnow())
+    in_a = [p for p in people if tags_of(tenant, p) == ["A组"]]
+    in_b = [p for p in people if tags_of(tenant, p) == ["B组"]]
+    assert len(in_a) + len(in_b) == 20
+    assert in_a
+    assert in_b
+    for winner in in_a[:2]:
+        tenant.call("PATCH", f"/contacts/{winner}", json={"stage": "sql"})
+    run_journeys(app, utcnow())
+    variants = {v["variant"]: v for v in tenant.call("GET", f"/journeys/{jid}/stats")["variants"]}
+    assert (variants["A"]["contacts"], variants["A"]["converted"]) == (len(in_a), 2)
+    assert (variants["B"]["contacts"], variants["B"]["converted"]) == (len(in_b), 0)

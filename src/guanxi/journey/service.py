@@ -21,9 +21,10 @@ from guanxi.contact import service as contacts
 from guanxi.errors import Conflict, NotFound
 from guanxi.event import service as events
 from guanxi.i18n import N_, Message
-from guanxi.journey import enrolments
+from guanxi.journey import enrolments, schedule
 from guanxi.journey import graph as g
 from guanxi.lifecycle import service as lifecycle
+from guanxi.message.gate import zone
 from guanxi.models import (
     ChannelAccount,
     Form,
@@ -36,6 +37,7 @@ from guanxi.models import (
     Segment,
     Tag,
     WebhookEndpoint,
+    Workspace,
 )
 from guanxi.segment.conditions import CONTACT_FIELDS
 from guanxi.segment.service import InvalidCondition, checked
@@ -342,6 +344,9 @@ def publish(
     entry = g.entry_of(graph)
     row.version = version
     row.trigger = entry.trigger.model_dump(mode="json") if entry else None
+    workspace = session.get(Workspace, row.workspace_id)
+    tz = zone(None, workspace.timezone if workspace else "Asia/Shanghai")
+    row.next_run_at = schedule.next_run(entry.trigger, tz, now, first=True) if entry else None
     row.status = "paused" if row.status == "paused" else "active"
     row.updated_at = now
     session.flush()
