@@ -67,9 +67,17 @@ def serve(
     workers: int = typer.Option(1, help="Processes (PostgreSQL); SQLite wants one."),
     database_url: DatabaseOpt = None,
     reload: bool = False,
+    with_worker: Annotated[
+        bool | None,
+        typer.Option(
+            "--with-worker/--no-worker",
+            help="Run the background worker inside this process (default: on SQLite).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API and the console (migrates first)."""
     import os
+    import threading
 
     import uvicorn
 
@@ -77,6 +85,10 @@ def serve(
 
     settings = _settings(database_url)
     upgrade(settings.database_url)
+    if with_worker is None:  # the embedded default runs in one process: journeys move, mail goes
+        with_worker = settings.database_url.startswith("sqlite") and not reload
+    if with_worker:
+        threading.Thread(target=_embedded_worker, args=(settings,), daemon=True).start()
     os.environ["GUANXI_DATABASE_URL"] = settings.database_url
     out.print(
         f"guanxi {__version__} on http://{host}:{port}/app · API docs http://{host}:{port}/api/docs"
@@ -102,6 +114,13 @@ def worker(database_url: DatabaseOpt = None, once: bool = False) -> None:
     engine = make_engine(settings.database_url)
     serve_worker(make_sessionmaker(engine), settings.data_dir, once=once, settings=settings)
     engine.dispose()
+
+
+def _embedded_worker(settings: Settings) -> None:
+    from guanxi.worker.loop import serve as serve_worker
+
+    engine = make_engine(settings.database_url)
+    serve_worker(make_sessionmaker(engine), settings.data_dir, settings=settings)
 
 
 @app.command()

@@ -7,6 +7,8 @@ from fastapi.testclient import TestClient
 
 from guanxi.db import transaction
 from guanxi.demo.loader import load_demo
+from guanxi.kit.clock import utcnow
+from tests.message.support import dispatch, run_journeys
 
 
 def test_demo_loads_and_refreshes(app: FastAPI) -> None:
@@ -76,3 +78,23 @@ def test_the_demo_has_a_form_and_a_tracked_article(app: FastAPI) -> None:
         headers={"User-Agent": "Mozilla/5.0 Chrome/131"},
     )
     assert "私域的起点是一次扫码" in page.text
+
+
+def test_the_demo_journeys_run_on_the_sandbox(app: FastAPI) -> None:
+    with transaction(app.state.sessionmaker) as s:
+        login = load_demo(s, "demo-password")
+    client = TestClient(app)
+    client.post("/api/v1/auth/login", json={"email": login.email, "password": "demo-password"})
+    listed = {j["name"]: j for j in client.get("/api/v1/journeys").json()}
+    assert set(listed) == {"白皮书培育 Whitepaper nurture", "MQL 交接 MQL hand-over"}
+    assert {j["status"] for j in listed.values()} == {"active"}
+    nurture = listed["白皮书培育 Whitepaper nurture"]["id"]
+    enrolled = client.get(f"/api/v1/journeys/{nurture}/enrolments").json()["items"]
+    assert enrolled  # the demo customers who read the whitepaper
+    run_journeys(app, utcnow())
+    dispatch(app)
+    sent = client.get(f"/api/v1/messages?journey_id={nurture}").json()["items"]
+    assert {m["status"] for m in sent} <= {"sent", "queued", "skipped"}
+    assert any(m["status"] == "sent" for m in sent) or any(
+        m["reason"] == "quiet_hours" for m in sent
+    )

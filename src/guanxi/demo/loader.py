@@ -18,6 +18,7 @@ from guanxi.auth import service as auth
 from guanxi.auth import users
 from guanxi.auth.permissions import Role
 from guanxi.auth.principal import Principal
+from guanxi.demo import journeys
 from guanxi.demo.generators import companies, consumers, person
 from guanxi.errors import NotFound
 from guanxi.kit.clock import utcnow
@@ -94,6 +95,7 @@ def load_demo(session: Session, password: str, seed: int = 2026) -> DemoLogin:
             )
             count += 1
     _segments(session, actor)  # first: the customers' events then tag, score and segment them
+    journeys.load(session, actor)  # and enrol them in journeys
     _customers(session, actor, seed)
     _marketing(session, actor)
     return DemoLogin(workspace.id, ADMIN_EMAIL, password, count)

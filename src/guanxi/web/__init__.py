@@ -9,17 +9,22 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from guanxi.web import (
+    broadcast_pages,
+    channel_pages,
     contact_forms,
     crm_pages,
     event_pages,
     import_pages,
+    journey_pages,
     lifecycle_pages,
+    message_pages,
     pages,
     scoring_pages,
     segment_pages,
     settings_pages,
     suppression_pages,
     tag_pages,
+    template_pages,
     webhook_pages,
 )
 from guanxi.web.render import page
@@ -39,6 +44,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(event_pages.router, prefix="/app", include_in_schema=False)
     app.include_router(suppression_pages.router, prefix="/app", include_in_schema=False)
     app.include_router(webhook_pages.router, prefix="/app", include_in_schema=False)
+    app.include_router(journey_pages.router, prefix="/app", include_in_schema=False)
     for segments in (
         tag_pages,
         scoring_pages,
@@ -46,6 +52,8 @@ def mount(app: FastAPI) -> None:
         segment_pages,
     ):  # the segments module
         app.include_router(segments.router, prefix="/app", include_in_schema=False)
+    for messaging in (template_pages, message_pages, broadcast_pages, channel_pages):
+        app.include_router(messaging.router, prefix="/app", include_in_schema=False)
     app.add_exception_handler(LoginRequired, on_login_required)
     app.state.render_error = render_error
 

@@ -204,9 +204,7 @@ def preview(request: Request, console: ConsoleDep, data: PostedForm) -> HTMLResp
         status_code = refused["status_code"]
     finally:
         s.rollback()
-    return page(
-        request, "message_templates/_preview.html", status_code, console=console, **context
-    )
+    return page(request, "message_templates/_preview.html", status_code, console=console, **context)
 
 
 @router.get("/templates/{template_id}", response_class=HTMLResponse)
