@@ -422,3 +422,37 @@ def test_a_split_sends_contacts_down_each_variant_and_counts_their_conversions(
     variants = {v["variant"]: v for v in tenant.call("GET", f"/journeys/{jid}/stats")["variants"]}
     assert (variants["A"]["contacts"], variants["A"]["converted"]) == (len(in_a), 2)
     assert (variants["B"]["contacts"], variants["B"]["converted"]) == (len(in_b), 0)
+
+
+def test_what_a_journey_names_cannot_be_deleted_until_it_is_archived(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    sandbox(tenant, "sms", f"j9-{tenant.workspace_id}")
+    sms = template(tenant, "sms", "引用")
+    tag = tenant.call("POST", "/tags", json={"name": "引用标签"})["id"]
+    segment = tenant.call("POST", "/segments", json={"name": "引用分群", "kind": "static"})["id"]
+    hook = tenant.call(
+        "POST", "/webhooks", json={"url": "https://erp.example.cn/h", "event_types": ["*"]}
+    )["id"]
+    graph = {
+        "nodes": [
+            node("start", "entry", trigger={"type": "segment_entered", "segment_id": int(segment)}),
+            node("t", "tag", add=[int(tag)]),
+            node("s", "send", channel="sms", template_id=int(sms)),
+            node("w", "webhook", endpoint_id=int(hook)),
+        ],
+        "edges": [edge("start", "t"), edge("t", "s"), edge("s", "w")],
+    }
+    jid = journey(tenant, graph)
+    client = TestClient(app)
+    for path, code in (
+        (f"/segments/{segment}", "segment_in_use"),
+        (f"/tags/{tag}", "tag_in_use"),
+        (f"/templates/{sms}", "template_in_use"),
+        (f"/webhooks/{hook}", "webhook_in_use"),
+    ):
+        r = client.delete(f"/api/v1{path}", headers=tenant.admin.auth)
+        assert (r.status_code, r.json()["error"]["code"]) == (409, code), path
+        assert "培育" in r.json()["error"]["message"]
+    tenant.call("POST", f"/journeys/{jid}/archive")
+    for path in (f"/segments/{segment}", f"/tags/{tag}", f"/templates/{sms}", f"/webhooks/{hook}"):
+        assert client.delete(f"/api/v1{path}", headers=tenant.admin.auth).status_code == 204

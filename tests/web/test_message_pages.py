@@ -116,7 +116,8 @@ def test_the_template_editor_saves_and_previews_for_a_contact(app: FastAPI) -> N
     assert re.search(r'data-testid="preview-subject">王芳，欢迎加入<', shown.text)
     frame = re.search(r"<iframe sandbox srcdoc=\"([^\"]*)\"", shown.text)
     assert frame is not None
-    assert "您好 王芳" in frame.group(1) and "来自 上海" in frame.group(1)
+    assert "您好 王芳" in frame.group(1)
+    assert "来自 上海" in frame.group(1)
     assert "&lt;p&gt;" in frame.group(1)  # the HTML is an attribute value, escaped
     assert "您好 王芳" in re.sub(r"\s+", " ", shown.text.split('data-testid="preview-text"')[1])
 
@@ -164,7 +165,7 @@ def test_a_broken_template_shows_its_error_and_writes_nothing(app: FastAPI) -> N
         "/app/templates/preview",
         data={"csrf_token": token, "template_id": saved, "contact_id": who, **broken},
     )
-    assert shown.status_code == 422
+    assert shown.status_code == 200  # the preview's answer: htmx swaps it in
     assert 'data-testid="preview-error"' in shown.text
     assert "line 2" in shown.text
     # a template that fails while it is filled in is an error too
@@ -173,7 +174,8 @@ def test_a_broken_template_shows_its_error_and_writes_nothing(app: FastAPI) -> N
         "/app/templates/preview",
         data={"csrf_token": token, "template_id": saved, "contact_id": who, **unsafe},
     )
-    assert (shown.status_code, 'data-testid="preview-error"' in shown.text) == (422, True)
+    assert 'data-testid="preview-error"' in shown.text
+    assert "division by zero" in shown.text
     assert tenant.call("GET", f"/templates/{saved}")["revision"] == 1
 
 
@@ -209,7 +211,9 @@ def test_the_log_shows_what_became_of_each_message_in_words(app: FastAPI) -> Non
     log = console.get("/app/messages").text
     assert log.count('data-testid="message-row"') == 2
     assert "The contact has no address on this channel." in log
-    assert "wang@example.cn" in log and "王芳" in log and "欢迎信" in log
+    assert "wang@example.cn" in log
+    assert "王芳" in log
+    assert "欢迎信" in log
     skipped = console.get("/app/messages", params={"status": "skipped"}).text
     assert skipped.count('data-testid="message-row"') == 1
     assert "李雷" in skipped
@@ -262,7 +266,9 @@ def test_viewers_read_but_do_not_write(app: FastAPI) -> None:
     assert 'data-testid="cancel-message"' not in console.get(f"/app/messages/{ids['sent']}").text
     token = csrf_of(editor.text)
     changed = {**WELCOME, "name": "改名"}
-    refused = console.post(f"/app/templates/{ids['template']}", data={"csrf_token": token, **changed})
+    refused = console.post(
+        f"/app/templates/{ids['template']}", data={"csrf_token": token, **changed}
+    )
     assert refused.status_code == 403
     assert console.post("/app/templates", data={"csrf_token": token, **changed}).status_code == 403
     assert console.get("/app/templates/new").status_code == 403

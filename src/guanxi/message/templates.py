@@ -15,8 +15,9 @@ from guanxi.config import Settings
 from guanxi.contact import service as contacts
 from guanxi.errors import Conflict, NotFound, ValidationFailed
 from guanxi.i18n import N_
+from guanxi.journey import references as journeys
 from guanxi.message import compose, render
-from guanxi.models import Journey, JourneyVersion, Message, MessageTemplate
+from guanxi.models import Message, MessageTemplate
 
 
 class InvalidTemplate(ValidationFailed):
@@ -83,20 +84,9 @@ def save(
 
 def delete(session: Session, actor: Principal, template_id: int) -> None:
     row = get(session, actor, template_id, write=True)
-    drafts = select(Journey.name, Journey.draft).where(Journey.workspace_id == actor.workspace_id)
-    published = (
-        select(Journey.name, JourneyVersion.graph)
-        .join(
-            JourneyVersion,
-            (JourneyVersion.workspace_id == Journey.workspace_id)
-            & (JourneyVersion.journey_id == Journey.id),
-        )
-        .where(Journey.workspace_id == actor.workspace_id, Journey.status != "archived")
-    )
-    for stmt in (drafts, published):
-        for name, graph in session.execute(stmt):
-            if any(n.get("template_id") == row.id for n in graph.get("nodes", [])):
-                raise TemplateInUse(name=name)
+    user = journeys.using(session, actor.workspace_id, "templates", row.id)
+    if user is not None:
+        raise TemplateInUse(name=user)
     waiting = session.scalar(
         select(Message.id)
         .where(

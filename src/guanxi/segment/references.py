@@ -1,5 +1,5 @@
-"""Which stored conditions name a tag, a scoring model or a segment — so that deleting one is
-refused while something reads it — and whether a stored tree still fits its workspace (a
+"""Which stored conditions (and journeys) name a tag, a scoring model or a segment — so that
+deleting one is refused while something reads it — and whether a stored tree still fits its workspace (a
 reactor skips one that does not, rather than fail every event batch)."""
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from guanxi.errors import InvalidValue
+from guanxi.journey import references as journeys
 from guanxi.models import LifecycleStage, ScoreRule, Segment, TagRule
 from guanxi.segment import conditions
 
 Named = Literal["tag", "model", "segment"]
+JOURNEY_REFS: dict[str, str] = {"tag": "tags", "model": "score_models", "segment": "segments"}
 CONDITION: TypeAdapter[Any] = TypeAdapter(conditions.Condition)
 
 
@@ -78,7 +80,7 @@ def user_of(
     for what, name, row_id, tree in _stored(session, workspace_id):
         if (what, row_id) != besides and names(tree, kind, target):
             return str(name)
-    return None
+    return journeys.using(session, workspace_id, JOURNEY_REFS[kind], target)
 
 
 def usable(tree: Any, schema: conditions.Schema) -> bool:

@@ -125,9 +125,15 @@ def _number(raw: str, setting: Setting) -> int | float | str:
         return raw
 
 
+class Unparsed(str):
+    """JSON that did not parse, kept as typed to be shown again."""
+
+    __slots__ = ()
+
+
 def posted(settings: list[Setting], data: FormData) -> dict[str, Any]:
     """The settings as posted; an empty one is left out (its default — or, for a secret, the
-    value already stored)."""
+    value already stored). See :func:`check`."""
     config: dict[str, Any] = {}
     for s in settings:
         value = data.get(PREFIX + s.name)
@@ -143,12 +149,18 @@ def posted(settings: list[Setting], data: FormData) -> dict[str, Any]:
         elif s.widget == "json":
             try:
                 config[s.name] = json.loads(raw)
-            except ValueError as exc:
-                reason = Message(N_("{name} is not valid JSON"), name=s.name)
-                raise InvalidChannelConfig(reason=reason) from exc
+            except ValueError:
+                config[s.name] = Unparsed(raw)
         else:
             config[s.name] = raw
     return config
+
+
+def check(config: Mapping[str, Any]) -> None:
+    """Refuse posted settings with JSON that did not parse."""
+    for name, value in config.items():
+        if isinstance(value, Unparsed):
+            raise InvalidChannelConfig(reason=Message(N_("{name} is not valid JSON"), name=name))
 
 
 def shown(settings: list[Setting], config: Mapping[str, Any]) -> dict[str, Any]:
@@ -158,7 +170,7 @@ def shown(settings: list[Setting], config: Mapping[str, Any]) -> dict[str, Any]:
         if s.widget == "password":
             continue
         value = config.get(s.name, s.default)
-        if s.widget == "json":
+        if s.widget == "json" and not isinstance(value, Unparsed):
             value = json.dumps(value, ensure_ascii=False) if value else ""
         values[s.name] = "" if value is None else value
     return values

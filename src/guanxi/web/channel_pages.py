@@ -146,6 +146,7 @@ def _submit(
     config: dict[str, Any] = {}
     try:
         config = channel_form.posted(channel_form.settings_of(kind), data)
+        channel_form.check(config)
         _save(request, console, row, kind, head, config)
     except (GuanxiError, ValidationError) as exc:
         console.session.rollback()

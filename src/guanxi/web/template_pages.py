@@ -180,16 +180,16 @@ def contact_search(request: Request, console: ConsoleDep, q: str = "") -> HTMLRe
 
 @router.post("/templates/preview", response_class=HTMLResponse)
 def preview(request: Request, console: ConsoleDep, data: PostedForm) -> HTMLResponse:
-    """The draft (the saved template for a member who cannot edit it) as the contact gets it;
-    always rolled back."""
+    """The draft (the saved template for a member who cannot edit it) as the contact gets it,
+    always rolled back. A template that does not work is shown as the preview's answer (200,
+    so that htmx puts it in place)."""
     s, actor = console.session, console.principal
     contact_id, template_id = _text(data, "contact_id"), _text(data, "template_id")
     context: dict[str, Any] = {"result": None, "contact": None, "error": None}
-    status_code = 200
-    try:
-        if contact_id.isdigit():
-            context["contact"] = contacts.get(s, actor, int(contact_id))
-            row = templates.get(s, actor, int(template_id)) if template_id.isdigit() else None
+    if contact_id.isdigit():
+        context["contact"] = contacts.get(s, actor, int(contact_id))
+        row = templates.get(s, actor, int(template_id)) if template_id.isdigit() else None
+        try:
             if actor.can("templates:write"):
                 draft = _draft(data)
                 draft["name"] = draft["name"] or "preview"  # a name is not needed to look
@@ -198,13 +198,11 @@ def preview(request: Request, console: ConsoleDep, data: PostedForm) -> HTMLResp
                 context["result"] = templates.preview(
                     s, actor, row.id, int(contact_id), request.app.state.settings
                 )
-    except (GuanxiError, compose.CannotSend) as exc:
-        refused = _refusal(request, exc)
-        context |= {k: v for k, v in refused.items() if k != "status_code"}
-        status_code = refused["status_code"]
-    finally:
-        s.rollback()
-    return page(request, "message_templates/_preview.html", status_code, console=console, **context)
+        except (GuanxiError, compose.CannotSend) as exc:
+            context["error"] = _refusal(request, exc)["error"]
+        finally:
+            s.rollback()
+    return page(request, "message_templates/_preview.html", console=console, **context)
 
 
 @router.get("/templates/{template_id}", response_class=HTMLResponse)

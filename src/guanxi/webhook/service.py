@@ -27,6 +27,7 @@ from guanxi.errors import Conflict, GuanxiError, NotFound
 from guanxi.event import catalogue
 from guanxi.event import types as event_types
 from guanxi.i18n import N_
+from guanxi.journey import references as journeys
 from guanxi.kit.crypto import seal, unseal
 from guanxi.kit.pagination import SortSpec, paginate
 from guanxi.kit.secrets import new_token
@@ -173,10 +174,19 @@ def disable(session: Session, endpoint: WebhookEndpoint, reason: str, now: datet
     )
 
 
+class WebhookInUse(Conflict):
+    code = "webhook_in_use"
+    message = N_("{name} posts to this webhook: change that first.")
+
+
 def delete_endpoint(session: Session, actor: Principal, endpoint_id: int) -> None:
-    """Delete the endpoint with its deliveries and their attempts."""
+    """Delete the endpoint with its deliveries and their attempts (409 ``webhook_in_use`` while
+    a journey's webhook step posts to it)."""
     endpoint = _writable(session, actor, endpoint_id)
     ws = actor.workspace_id
+    user = journeys.using(session, ws, "webhooks", endpoint.id)
+    if user is not None:
+        raise WebhookInUse(name=user)
     deliveries = select(WebhookDelivery.id).where(
         WebhookDelivery.workspace_id == ws, WebhookDelivery.endpoint_id == endpoint.id
     )

@@ -204,7 +204,11 @@ export function createCanvas(container, { P, W, readOnly, onSelect, onChange }) 
     const area = graph.getGraphArea();
     let x = area.x + area.width / 2 - WIDTH / 2;
     let y = area.y + area.height / 3;
-    if (chosen && chosen.isNode()) ({ x, y } = chosen.getPosition()), (x += 270);
+    if (chosen && chosen.isNode()) {
+      const at = chosen.getPosition();
+      x = at.x + 270;
+      y = at.y;
+    }
     const taken = (ty) => graph.getNodes().some((n) => n.getBBox().intersectsWithRect(new X6.Rectangle(x, ty, WIDTH, 64)));
     while (taken(y)) y += 90;
     return { x: Math.round(x / 10) * 10, y: Math.round(y / 10) * 10 };
