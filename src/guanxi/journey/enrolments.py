@@ -117,11 +117,11 @@ def enrol(
             }
             for contact_id, rotation in pairs[start : start + CHUNK]
         ]
-        stmt = upsert_statement(session, JourneyEnrolment).values(rows)
-        stmt = stmt.on_conflict_do_nothing(
+        table = JourneyEnrolment.__table__
+        stmt = upsert_statement(session, table).on_conflict_do_nothing(
             index_elements=["workspace_id", "journey_id", "contact_id", "rotation"]
         )
-        done += list(session.scalars(stmt.returning(JourneyEnrolment.contact_id)))
+        done += list(session.scalars(stmt.returning(table.c.contact_id), rows))
     return done
 
 

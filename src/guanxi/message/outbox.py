@@ -95,10 +95,15 @@ def enqueue(session: Session, workspace_id: int, drafts: Sequence[Draft], now: d
         }
         for d in drafts
     ]
-    stmt = upsert_statement(session, Message).values(rows)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["workspace_id", "key"])
-    result = session.execute(stmt.returning(Message.id))
-    return len(result.all())
+    return insert_new(session, Message, rows, ["workspace_id", "key"])
+
+
+def insert_new(session: Session, model: Any, rows: list[dict[str, Any]], unique: list[str]) -> int:
+    """Insert the rows whose ``unique`` columns are new; returns how many were. One statement,
+    compiled once and run over the rows (insertmanyvalues batches them)."""
+    table = model.__table__
+    stmt = upsert_statement(session, table).on_conflict_do_nothing(index_elements=unique)
+    return len(session.execute(stmt.returning(table.c.id), rows).all())
 
 
 def by_key(session: Session, workspace_id: int, key: str) -> Message | None:

@@ -42,8 +42,7 @@ function examples(P) {
 
 export function createPanel(root, { P, W, readOnly, onNode, onSettings, onDelete }) {
   const people = [{ value: "owner", label: W.contact_owner }, ...named(P.members)];
-  const eventList = el("datalist", { id: "journey-event-types" });
-  P.event_types.forEach((e) => eventList.append(el("option", { value: e.name, label: e.label })));
+  // the page's datalist of event types (the dry run's form uses it too)
   const eventType = (value, onInput, testid) => text(value, onInput, { list: "journey-event-types", maxLength: 64, testid });
 
   // one editor per kind: (node, set) → controls; set(patch, {redraw, renamed}) commits
@@ -213,7 +212,6 @@ export function createPanel(root, { P, W, readOnly, onNode, onSettings, onDelete
       el("h2", { textContent: W.kinds[node.kind] || node.kind }),
       el("p", { className: "muted" }, el("small", { textContent: `${W.node_id}: ` }), el("code", { textContent: node.id, testid: "node-id" })),
       fieldset,
-      eventList,
       ...(stat ? counts(stat) : []),
       readOnly ? null : el("p", {}, el("button", { type: "button", className: "danger", textContent: W.delete_node, testid: "delete-node", onclick: onDelete })),
     );
