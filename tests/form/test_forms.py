@@ -97,7 +97,13 @@ def test_a_submission_makes_the_contact_account_consent_and_event(app: FastAPI) 
         consent = s.get(ContactConsent, (tenant.workspace_id, contact.id, "email"))
         assert consent is not None
         assert consent.status == "opt_in"
-        event = s.scalars(select(Event).where(Event.workspace_id == tenant.workspace_id)).one()
+        types = s.scalars(select(Event.type).where(Event.workspace_id == tenant.workspace_id))
+        assert sorted(types) == ["consent_changed", "form_submit"]
+        event = s.scalars(
+            select(Event).where(
+                Event.workspace_id == tenant.workspace_id, Event.type == "form_submit"
+            )
+        ).one()
         assert (event.type, event.properties["form_id"], event.properties["utm_medium"]) == (
             "form_submit",
             form["id"],

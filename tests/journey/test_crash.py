@@ -53,13 +53,17 @@ def _people(tenant: Tenant, count: int) -> list[int]:
     return ids
 
 
-def _worker(database_url: str, data_dir: Path, log: Any) -> subprocess.Popen[bytes]:
+def _worker(
+    database_url: str, data_dir: Path, log: Any, lease_s: float = 3
+) -> subprocess.Popen[bytes]:
+    """``guanxi worker`` on the test's database; ``lease_s``: how long it holds a message it
+    sends (short here, so that a killed worker's messages go again soon)."""
     env = {
         **os.environ,
         "GUANXI_DATABASE_URL": database_url,
         "GUANXI_DATA_DIR": str(data_dir),
         "GUANXI_SECRET_KEY": "test-secret-key-not-used-anywhere-else",
-        "GUANXI_DISPATCH_LEASE_S": "3",
+        "GUANXI_DISPATCH_LEASE_S": str(lease_s),
         "GUANXI_LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen(  # noqa: S603 - our own entry point

@@ -46,7 +46,7 @@ def test_two_workers_never_take_the_same_step(
         jid = journey(tenant, graph)
         ids = [str(i) for i in _people(tenant, CONTACTS)]
         logs = [(tmp_path / f"w{n}.log").open("wb") for n in range(2)]
-        workers = [_worker(database_url, tmp_path, log) for log in logs]
+        workers = [_worker(database_url, tmp_path, log, lease_s=120) for log in logs]
         try:
             for start in range(0, len(ids), 1000):
                 tenant.call(

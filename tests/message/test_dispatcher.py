@@ -6,6 +6,7 @@ whose dispatcher died is sent again with the same key; a client's repeated key s
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from sqlalchemy import update
 
 from guanxi.channels.sandbox.connector import mailbox
 from guanxi.kit.clock import utcnow
+from guanxi.message.dispatcher import Dispatcher
 from guanxi.models import Message
 from tests.factories import Tenant, make_tenant
 from tests.message.support import contact, dispatch, message, sandbox, send, template
@@ -208,3 +210,30 @@ def test_a_channel_account_rate_paces_the_sends(app: FastAPI) -> None:
     elapsed = time.perf_counter() - started
     assert len(mailbox(name).sent) == 60
     assert elapsed >= (60 - 20) / 20 * 0.9  # a second's burst, then 20 a second
+
+
+def test_a_slow_round_keeps_its_messages_from_another_dispatcher(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    name = f"d7-{tenant.workspace_id}"
+    sandbox(tenant, "sms", name, latency_s=1.5)
+    person = contact(tenant, name="慢", phone="13100131000")
+    queued = send(tenant, person, template(tenant, "sms", "慢速"))
+    settings = app.state.settings.model_copy(update={"dispatch_lease_s": 0.6})
+    slow = Dispatcher(app.state.sessionmaker, settings, worker="slow")
+    other = Dispatcher(app.state.sessionmaker, settings, worker="other")
+    try:
+        round_ = threading.Thread(target=slow.run_once)
+        round_.start()
+        time.sleep(1.0)  # past the first lease: the slow round has renewed it
+        other.run_once()
+        with tenant.session() as s:
+            row = s.get(Message, (tenant.workspace_id, int(queued["id"])))
+            assert row is not None
+            assert (row.status, row.claimed_by) == ("sending", "slow")
+        round_.join()
+    finally:
+        slow.close()
+        other.close()
+    done = message(tenant, queued["id"])
+    assert (done["status"], done["attempts"]) == ("sent", 1)
+    assert mailbox(name).deliveries[0].attempts == 1

@@ -214,18 +214,18 @@ class Dispatcher:
 
     async def _send_all(self, outgoing: list[Outgoing]) -> None:
         pending: list[Result] = []
+        unsettled = {(out.workspace_id, out.message_id) for out in outgoing}
         groups: dict[tuple[int, int], list[Outgoing]] = {}
         for out in outgoing:
             groups.setdefault(out.account_key, []).append(out)
         recording = asyncio.Lock()
 
-        async def settle(result: Result, force: bool = False) -> None:
-            pending.append(result)
-            if len(pending) >= RECORD_GROUP or force:
-                async with recording:
-                    batch = pending[:]
-                    pending.clear()
-                    await asyncio.to_thread(self._record, batch)
+        async def flush() -> None:
+            async with recording:
+                batch = pending[:]
+                pending.clear()
+                await asyncio.to_thread(self._record, batch)
+                unsettled.difference_update((r.out.workspace_id, r.out.message_id) for r in batch)
 
         async def one(connector: Connector, gate_: asyncio.Semaphore, out: Outgoing) -> None:
             async with gate_:
@@ -233,22 +233,47 @@ class Dispatcher:
                 if wait:
                     await asyncio.sleep(wait)
                 try:
-                    sent = await connector.send(out.outbound)
-                    await settle(Result(out, sent=sent))
+                    pending.append(Result(out, sent=await connector.send(out.outbound)))
                 except Exception as exc:  # recorded per message; the round goes on
-                    await settle(Result(out, error=exc))
+                    pending.append(Result(out, error=exc))
+                if len(pending) >= RECORD_GROUP:
+                    await flush()
+
+        async def keep_leases() -> None:
+            """A slow round (a throttled domain, a slow provider) keeps its messages: only a
+            dispatcher that died lets their leases run out."""
+            every = self.settings.dispatch_lease_s / 3
+            while True:
+                await asyncio.sleep(every)
+                await asyncio.to_thread(self._renew, set(unsettled))
 
         tasks = []
         for key, outs in groups.items():
             connector = await self.connectors.opened(key)
             window = asyncio.Semaphore(max(1, connector.max_in_flight))
             tasks += [one(connector, window, out) for out in outs]
-        await asyncio.gather(*tasks)
-        if pending:
-            async with recording:
-                batch = pending[:]
-                pending.clear()
-                await asyncio.to_thread(self._record, batch)
+        renewing = asyncio.ensure_future(keep_leases())
+        try:
+            await asyncio.gather(*tasks)
+            if pending:
+                await flush()
+        finally:
+            renewing.cancel()
+
+    def _renew(self, held: set[tuple[int, int]]) -> None:
+        until = self.clock() + timedelta(seconds=self.settings.dispatch_lease_s)
+        with transaction(self.factory) as session:
+            for workspace_id, message_id in sorted(held):
+                session.execute(
+                    update(Message)
+                    .where(
+                        Message.workspace_id == workspace_id,
+                        Message.id == message_id,
+                        Message.status == "sending",
+                        Message.claimed_by == self.worker,
+                    )
+                    .values(lease_until=until)
+                )
 
     # -- recording ---------------------------------------------------------------------------
 
