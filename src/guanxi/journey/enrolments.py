@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -117,7 +118,7 @@ def enrol(
             }
             for contact_id, rotation in pairs[start : start + CHUNK]
         ]
-        table = JourneyEnrolment.__table__
+        table: Any = JourneyEnrolment.__table__
         stmt = upsert_statement(session, table).on_conflict_do_nothing(
             index_elements=["workspace_id", "journey_id", "contact_id", "rotation"]
         )

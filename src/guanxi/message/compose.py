@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from guanxi.channels.base import OutboundMessage
 from guanxi.config import Settings
+from guanxi.i18n import Message
 from guanxi.consent import links
 from guanxi.message import render
 from guanxi.message.tracking import click_token, open_token
@@ -26,11 +27,13 @@ from guanxi.segment.conditions import ACCOUNT_FIELDS, CONTACT_FIELDS
 
 
 class CannotSend(Exception):
-    """The message cannot be composed or has no way out: it fails with ``code``."""
+    """The message cannot be composed or has no way out: it fails with ``code``; ``reason``
+    says why to a person."""
 
-    def __init__(self, code: str, detail: str = "") -> None:
+    def __init__(self, code: str, detail: str = "", reason: Message | str | None = None) -> None:
         super().__init__(detail or code)
         self.code = code
+        self.reason = reason or detail or code
 
 
 @lru_cache(maxsize=512)
@@ -51,7 +54,7 @@ def compiled(template: MessageTemplate) -> render.Compiled:
             template.text or "",
         )
     except render.TemplateError as exc:
-        raise CannotSend("template_error", str(exc)) from exc
+        raise CannotSend("template_error", str(exc), exc.message) from exc
 
 
 def contact_variables(contact: Contact) -> dict[str, Any]:
@@ -157,7 +160,7 @@ class Composer:
         try:
             done = render.render(compiled(template), variables, trackers)
         except render.TemplateError as exc:
-            raise CannotSend("template_error", str(exc)) from exc
+            raise CannotSend("template_error", str(exc), exc.message) from exc
         headers: dict[str, str] = {}
         if message.channel == "email" and unsubscribe:
             headers["List-Unsubscribe"] = f"<{unsubscribe}>"

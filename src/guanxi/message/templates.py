@@ -52,7 +52,7 @@ def _check(values: Mapping[str, Any]) -> None:
     try:
         render.compile_template(values.get("subject") or "", values.get("html"), values.get("text"))
     except render.TemplateError as exc:
-        raise InvalidTemplate(reason=str(exc)) from exc
+        raise InvalidTemplate(reason=exc.message) from exc
 
 
 def save(
@@ -120,5 +120,8 @@ def preview(
         marketing=True,
         variables={},
     )
-    built = composer.build(fake, contact, "preview", tracking=False)
+    try:
+        built = composer.build(fake, contact, "preview", tracking=False)
+    except compose.CannotSend as exc:  # the template fails while being filled in
+        raise InvalidTemplate(reason=exc.reason) from exc
     return render.Rendered(built.subject or "", built.html or "", built.text or "")
