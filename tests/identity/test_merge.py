@@ -54,7 +54,7 @@ def test_merge_moves_links_fills_gaps_and_undo_restores(app: FastAPI) -> None:
         e["type"]
         for e in client.get(f"/api/v1/contacts/{keep['id']}/timeline", headers=h).json()["items"]
         if e["type"] != "profile_updated"  # the writes to fields, not what the person did
-    ] == ["call"]
+    ] == ["call", "consent_changed"]  # the merged contact's events, its sms opt-out too
     r = client.post(
         "/api/v1/identify",
         json={"identities": [{"kind": "phone", "value": "13700000000"}]},
@@ -83,7 +83,7 @@ def test_merge_moves_links_fills_gaps_and_undo_restores(app: FastAPI) -> None:
         e["type"]
         for e in client.get(f"/api/v1/contacts/{dup['id']}/timeline", headers=h).json()["items"]
         if e["type"] != "profile_updated"  # the writes to fields, not what the person did
-    ] == ["call"]
+    ] == ["call", "consent_changed"]
 
 
 def test_merging_refuses_itself_merged_ones_and_conflicts(app: FastAPI) -> None:

@@ -14,6 +14,7 @@ from guanxi.channels.base import REGISTRY, InboundRejected, secret_fields
 from guanxi.contact import service as contacts
 from guanxi.errors import Forbidden
 from guanxi.http.deps import DB, Actor, Listing
+from guanxi.http.errors import errors
 from guanxi.i18n import N_
 from guanxi.kit.clock import utcnow
 from guanxi.kit.page import Page
@@ -197,7 +198,7 @@ def preview(
     return PreviewOut(subject=done.subject, html=done.html, text=done.text)
 
 
-@router.post("/messages", response_model=MessageOut, status_code=202)
+@router.post("/messages", response_model=MessageOut, status_code=202, responses=errors(404))
 def send(data: SendIn, response: Response, actor: Actor, session: DB) -> MessageOut:
     """Queue one message (202); the same ``key`` again answers 200 with the first message."""
     row, new = service.send(
@@ -220,7 +221,7 @@ MESSAGE_SORT = SortSpec(
 )
 
 
-@router.get("/messages", response_model=Page[MessageOut])
+@router.get("/messages", response_model=Page[MessageOut], responses=errors(404))
 def list_messages(
     listing: Listing,
     actor: Actor,
@@ -281,7 +282,7 @@ def list_broadcasts(actor: Actor, session: DB) -> list[BroadcastOut]:
     return [BroadcastOut.model_validate(b) for b in broadcasts.listed(session, actor)]
 
 
-@router.post("/broadcasts", response_model=BroadcastOut, status_code=201)
+@router.post("/broadcasts", response_model=BroadcastOut, status_code=201, responses=errors(404))
 def create_broadcast(data: BroadcastIn, actor: Actor, session: DB) -> BroadcastOut:
     row = broadcasts.create(
         session,

@@ -79,6 +79,7 @@ MODULES: tuple[Module, ...] = (
             Screen(N_("Messages"), "/app/messages", "messages:read"),
             Screen(N_("Templates"), "/app/templates", "templates:read"),
             Screen(N_("Broadcasts"), "/app/broadcasts", "messages:read"),
+            Screen(N_("Suppression lists"), "/app/suppressions", "messages:read"),
             Screen(N_("Channel settings"), "/app/settings/channels", "channels:read"),
         ),
     ),
