@@ -137,6 +137,28 @@ def list_contacts(
     return paginate(session, stmt, CONTACT_SORT, sort=sort, limit=limit, cursor=cursor)
 
 
+def search(session: Session, actor: Principal, q: str, limit: int = 10) -> list[Contact]:
+    """The newest active contacts the actor may see whose name, email or phone holds ``q`` (a
+    picker's answer: none for an empty ``q``)."""
+    if not q.strip():
+        return []
+    rows, _ = list_contacts(
+        session,
+        actor,
+        q=q.strip(),
+        owner_id=None,
+        stage=None,
+        source=None,
+        account_id=None,
+        status="active",
+        custom={},
+        sort="-created_at",
+        limit=limit,
+        cursor=None,
+    )
+    return [r.Contact for r in rows]
+
+
 def custom_equals(session: Session, field: CustomField, value: str) -> ColumnElement[bool]:
     """``custom.<key>=<value>`` compared as the field's type on both databases: numbers as
     numbers (``5000`` finds ``5000.0``), yes/no as booleans, a multi-select containing every

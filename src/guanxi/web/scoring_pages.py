@@ -364,23 +364,7 @@ def contact_search(
 ) -> HTMLResponse:
     """Contacts to preview, found by name, email or phone (the newest ten)."""
     model = service.get_model(console.session, console.principal, model_id)
-    found: list[Any] = []
-    if q.strip():
-        rows, _ = contacts.list_contacts(
-            console.session,
-            console.principal,
-            q=q,
-            owner_id=None,
-            stage=None,
-            source=None,
-            account_id=None,
-            status="active",
-            custom={},
-            sort="-created_at",
-            limit=10,
-            cursor=None,
-        )
-        found = [r.Contact for r in rows]
+    found = contacts.search(console.session, console.principal, q)
     return page(request, "scoring/_contacts.html", console=console, model=model, found=found)
 
 

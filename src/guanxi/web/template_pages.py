@@ -158,23 +158,7 @@ def create_template(request: Request, console: ConsoleDep, data: PostedForm) -> 
 @router.get("/templates/contacts", response_class=HTMLResponse)
 def contact_search(request: Request, console: ConsoleDep, q: str = "") -> HTMLResponse:
     """Contacts to preview with, found by name, email or phone (the newest ten)."""
-    found: list[Any] = []
-    if q.strip():
-        rows, _ = contacts.list_contacts(
-            console.session,
-            console.principal,
-            q=q,
-            owner_id=None,
-            stage=None,
-            source=None,
-            account_id=None,
-            status="active",
-            custom={},
-            sort="-created_at",
-            limit=10,
-            cursor=None,
-        )
-        found = [r.Contact for r in rows]
+    found = contacts.search(console.session, console.principal, q)
     return page(request, "message_templates/_contacts.html", console=console, found=found)
 
 
@@ -232,6 +216,7 @@ def save_template(
 @router.post("/templates/{template_id}/delete", response_class=HTMLResponse)
 def delete_template(request: Request, console: ConsoleDep, template_id: Id) -> Response:
     """Refused while a journey sends the template or a message waits with it (409)."""
+    templates.get(console.session, console.principal, template_id, write=True)  # 404 first
     try:
         templates.delete(console.session, console.principal, template_id)
     except GuanxiError as exc:
