@@ -319,11 +319,11 @@ def test_another_workspaces_ids_are_not_found(app: FastAPI) -> None:
 
 
 @pytest.mark.browser
-def test_the_editor_previews_for_a_contact_in_the_browser(
+def test_the_editor_previews_and_a_broadcast_is_sent_in_the_browser(
     app: FastAPI, page: Page, dialect: str
 ) -> None:
     tenant = make_tenant(app, "模板 Browser Co.")
-    contact(tenant, name="陈静", email="chen@example.cn", city="杭州")
+    who = contact(tenant, name="陈静", email="chen@example.cn", city="杭州")
     page.goto("/app/login")
     page.fill('input[name="email"]', tenant.admin.email)
     page.fill('input[name="password"]', PASSWORD)
@@ -342,8 +342,29 @@ def test_the_editor_previews_for_a_contact_in_the_browser(
     frame = page.frame_locator('[data-testid="preview-html"]')
     expect(frame.locator("h1")).to_have_text("杭州 站")
     assert page.get_by_test_id("preview-html").get_attribute("sandbox") == ""
-    page.click('[data-testid="save-template"]')
-    expect(page.get_by_test_id("saved")).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"console-template-{dialect}.png"), full_page=True)
-    assert [t["name"] for t in tenant.call("GET", "/templates")] == ["邀请函"]
+    page.click('[data-testid="save-template"]')
+    expect(page.get_by_test_id("saved")).to_be_visible()
+    [saved] = tenant.call("GET", "/templates")
+    assert saved["name"] == "邀请函"
+
+    # a broadcast: created as a draft, sent after a confirmation with the segment's size
+    segment = tenant.call("POST", "/segments", json={"name": "杭州客户", "kind": "static"})
+    tenant.call("POST", f"/segments/{segment['id']}/members", json={"contact_ids": [who]})
+    page.goto("/app/broadcasts")
+    form = page.get_by_test_id("new-broadcast")
+    form.locator('input[name="name"]').fill("参会邀请")
+    form.locator('select[name="template_id"]').select_option(saved["id"])
+    form.locator('select[name="segment_id"]').select_option(str(segment["id"]))
+    page.click('[data-testid="create-broadcast"]')
+    expect(page.get_by_test_id("broadcast-status")).to_have_text("Draft")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.click('[data-testid="send-broadcast"]')
+    expect(page.get_by_test_id("broadcast-status")).to_have_text("Draft")  # not sent
+    assert asked == ["Send 参会邀请 to the 1 member of 杭州客户 now?"]
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click('[data-testid="send-broadcast"]')
+    expect(page.get_by_test_id("broadcast-status")).to_have_text("Sending")
+    page.screenshot(path=str(ARTIFACTS / f"console-broadcasts-{dialect}.png"), full_page=True)

@@ -261,26 +261,26 @@ def save_policy(request: Request, console: ConsoleDep, data: PostedForm) -> Resp
 # -- one account -----------------------------------------------------------------------------
 
 
-@router.get("/settings/channels/{account_id}", response_class=HTMLResponse)
-def account_view(request: Request, console: ConsoleDep, account_id: Id) -> HTMLResponse:
+@router.get("/settings/channels/{channel_account_id}", response_class=HTMLResponse)
+def account_view(request: Request, console: ConsoleDep, channel_account_id: Id) -> HTMLResponse:
     console.principal.require("channels:read")
-    row = accounts.get(console.session, console.principal, account_id)
+    row = accounts.get(console.session, console.principal, channel_account_id)
     return _form(request, console, row, kind=row.kind, head=_head(row), config=dict(row.config))
 
 
-@router.post("/settings/channels/{account_id}", response_class=HTMLResponse)
+@router.post("/settings/channels/{channel_account_id}", response_class=HTMLResponse)
 def save_account(
-    request: Request, console: ConsoleDep, account_id: Id, data: PostedForm
+    request: Request, console: ConsoleDep, channel_account_id: Id, data: PostedForm
 ) -> Response:
     console.principal.require("channels:write")
-    row = accounts.get(console.session, console.principal, account_id)
+    row = accounts.get(console.session, console.principal, channel_account_id)
     return _submit(request, console, row, row.kind, data)
 
 
-def _change(request: Request, console: Console, account_id: int, **change: Any) -> Response:
+def _change(request: Request, console: Console, channel_account_id: int, **change: Any) -> Response:
     """Turn an account on or off, or make it its channel's default, its settings as stored."""
     console.principal.require("channels:write")
-    row = accounts.get(console.session, console.principal, account_id)
+    row = accounts.get(console.session, console.principal, channel_account_id)
     try:
         _save(request, console, row, row.kind, _head(row) | change, dict(row.config))
     except (GuanxiError, ValidationError) as exc:
@@ -289,24 +289,24 @@ def _change(request: Request, console: Console, account_id: int, **change: Any) 
     return RedirectResponse("/app/settings/channels", status_code=303)
 
 
-@router.post("/settings/channels/{account_id}/enabled", response_class=HTMLResponse)
+@router.post("/settings/channels/{channel_account_id}/enabled", response_class=HTMLResponse)
 def enable_account(
-    request: Request, console: ConsoleDep, account_id: Id, data: PostedForm
+    request: Request, console: ConsoleDep, channel_account_id: Id, data: PostedForm
 ) -> Response:
-    return _change(request, console, account_id, enabled=data.get("enabled") == "1")
+    return _change(request, console, channel_account_id, enabled=data.get("enabled") == "1")
 
 
-@router.post("/settings/channels/{account_id}/default", response_class=HTMLResponse)
-def make_default(request: Request, console: ConsoleDep, account_id: Id) -> Response:
-    return _change(request, console, account_id, is_default=True)
+@router.post("/settings/channels/{channel_account_id}/default", response_class=HTMLResponse)
+def make_default(request: Request, console: ConsoleDep, channel_account_id: Id) -> Response:
+    return _change(request, console, channel_account_id, is_default=True)
 
 
-@router.post("/settings/channels/{account_id}/delete", response_class=HTMLResponse)
-def delete_account(request: Request, console: ConsoleDep, account_id: Id) -> Response:
+@router.post("/settings/channels/{channel_account_id}/delete", response_class=HTMLResponse)
+def delete_account(request: Request, console: ConsoleDep, channel_account_id: Id) -> Response:
     """Refused (409) while messages wait to go through the account."""
     console.principal.require("channels:write")
     try:
-        accounts.delete(console.session, console.principal, account_id)
+        accounts.delete(console.session, console.principal, channel_account_id)
     except GuanxiError as exc:
         console.session.rollback()
         return _list(request, console, **failure(request, exc))

@@ -141,6 +141,7 @@ def message_view(request: Request, console: ConsoleDep, message_id: Id) -> HTMLR
 @router.post("/messages/{message_id}/cancel", response_class=HTMLResponse)
 def cancel_message(request: Request, console: ConsoleDep, message_id: Id) -> Response:
     """Only a queued message (409 once it was handed to its provider)."""
+    service.get(console.session, console.principal, message_id)  # 404 before anything
     try:
         service.cancel(console.session, console.principal, message_id)
     except GuanxiError as exc:
