@@ -22,6 +22,7 @@ $(VENDOR)/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p $(VENDOR)
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	cp node_modules/@antv/x6/dist/x6.min.js $(VENDOR)/
 	touch $@
 
 install: $(VENV)/.installed $(VENDOR)/.installed

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from guanxi.channels.base import OutboundMessage
 from guanxi.config import Settings
-from guanxi.i18n import Message
 from guanxi.consent import links
+from guanxi.i18n import Message
 from guanxi.message import render
 from guanxi.message.tracking import click_token, open_token
 from guanxi.models import Account, Contact, ContactAccount, MessageTemplate, User

@@ -55,7 +55,10 @@ class DraftIn(BaseModel):
 
 
 async def posted_json(request: Request) -> Any:
-    """The posted JSON (None when the body is not JSON), read on the event loop."""
+    """The posted JSON, read on the event loop (None for any other body: a form's was read
+    already, for its CSRF token)."""
+    if request.headers.get("content-type", "").partition(";")[0].strip() != "application/json":
+        return None
     try:
         return await request.json()
     except ValueError:
@@ -292,30 +295,27 @@ def save_draft(
     request: Request, console: ConsoleDep, journey_id: Id, raw: PostedJson
 ) -> JSONResponse:
     """The canvas's save: the draft as it stands, answered with what keeps it from being
-    published (200), or — nothing saved — why it is not a graph at all (422)."""
+    published (200), or — nothing saved — why it is not a graph at all (422). Refusals (a
+    viewer, another workspace's journey, an archived one) are the console's error pages."""
     language = language_of(request)
+    service.get(console.session, console.principal, journey_id, write=True)
     try:
-        service.get(console.session, console.principal, journey_id, write=True)
         data = DraftIn.model_validate(raw)
         graph = service.parse(data.graph)
-        row = service.update_draft(
-            console.session,
-            console.principal,
-            journey_id,
-            utcnow(),
-            name=data.name,
-            description=data.description,
-            draft=data.graph,
-        )
     except ValidationError as exc:
-        console.session.rollback()
         graph_raw = raw.get("graph") if isinstance(raw, dict) else None
         return JSONResponse({"problems": invalid_fields(exc, graph_raw, language)}, 422)
-    except GuanxiError as exc:
-        console.session.rollback()
-        return JSONResponse({"error": render(exc, language)}, exc.status)
+    row = service.update_draft(
+        console.session,
+        console.principal,
+        journey_id,
+        utcnow(),
+        name=data.name,
+        description=data.description,
+        draft=data.graph,
+    )
     found = service.problems(console.session, row.workspace_id, graph)
-    return JSONResponse({"problems": problems_out(found, language), "graph": js_safe(row.draft)})
+    return JSONResponse({"problems": problems_out(found, language)})
 
 
 def publish_page(
@@ -357,9 +357,9 @@ def publish(request: Request, console: ConsoleDep, journey_id: Id, data: PostedF
     (empty: they finish on their own version)."""
     mapping: dict[str, dict[str, str]] = {}
     for key, target in data.multi_items():
-        if key.startswith("map:") and isinstance(target, str) and target:
-            _, version, node_id = key.split(":", 2)
-            mapping.setdefault(version, {})[node_id] = target
+        parts = key.split(":", 2)
+        if len(parts) == 3 and parts[0] == "map" and isinstance(target, str) and target:
+            mapping.setdefault(parts[1], {})[parts[2]] = target
     try:
         service.publish(console.session, console.principal, journey_id, utcnow(), mapping)
     except GuanxiError as exc:
@@ -401,21 +401,8 @@ def contact_choices(
 ) -> HTMLResponse:
     """The dry run's contact picker: contacts whose name, email or phone holds ``q``."""
     service.get(console.session, console.principal, journey_id)
-    rows, _ = contacts.list_contacts(
-        console.session,
-        console.principal,
-        q=q.strip() or None,
-        owner_id=None,
-        stage=None,
-        source=None,
-        account_id=None,
-        status="active",
-        custom={},
-        sort=None,
-        limit=CONTACT_CHOICES,
-        cursor=None,
-    )
-    return page(request, "journeys/_contacts.html", found=[r[0] for r in rows])
+    found = contacts.search(console.session, console.principal, q, CONTACT_CHOICES)
+    return page(request, "journeys/_contacts.html", found=found)
 
 
 class DryRunForm(BaseModel):

@@ -7,8 +7,18 @@ import { createCanvas } from "./journeys_canvas.js";
 import { createPanel } from "./journeys_panel.js";
 import { blank, freshId } from "./journeys_nodes.js";
 
+// htmx leaves refusals unswapped; the dry run's answer says in place why it could not run
+document.body.addEventListener("htmx:beforeSwap", (event) => {
+  if (event.detail.target.id === "dry-run-result" && event.detail.xhr.status < 500) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
+
+// the canvas takes the size of its box: start once the page's style sheets apply
 const root = document.querySelector("[data-journey-editor]");
-if (root) start(root);
+if (root && document.readyState === "complete") start(root);
+else if (root) window.addEventListener("load", () => start(root), { once: true });
 
 function start(root) {
   const data = JSON.parse(document.getElementById("journey-data").textContent);
@@ -28,7 +38,10 @@ function start(root) {
     stateLine.dataset.tone = tone;
   };
   const changed = () => {
-    if (readOnly) return;
+    for (const button of root.querySelectorAll("[data-zoom]")) {
+    button.addEventListener("click", () => canvas.zoom(button.dataset.zoom));
+  }
+  if (readOnly) return;
     dirty = true;
     say(W.unsaved);
   };
@@ -58,16 +71,19 @@ function start(root) {
     for (const p of problems) {
       const item = document.createElement("li");
       item.dataset.testid = "problem";
+      // a problem of a step shows it when clicked; the message names the step, or is told it
+      const words = p.node && !p.message.includes(p.node) ? `${p.node}: ${p.message}` : p.message;
       if (p.node) {
         item.dataset.node = p.node;
         const link = document.createElement("button");
         link.type = "button";
         link.className = "link";
-        link.textContent = p.node;
+        link.textContent = words;
         link.addEventListener("click", () => canvas.focus(p.node));
-        item.append(link, " ");
+        item.append(link);
+      } else {
+        item.append(words);
       }
-      item.append(p.message);
       problemList.append(item);
     }
     problemList.dataset.count = problems.length;
@@ -96,7 +112,7 @@ function start(root) {
     const answer = await response.json().catch(() => ({}));
     if (answer.problems) showProblems(answer.problems);
     if (!response.ok) {
-      say(answer.problems ? W.not_saved : answer.error || `${W.not_saved} (${response.status})`, "error");
+      say(answer.problems ? W.not_saved : W.refused.replace("{status}", response.status), "error");
       return false;
     }
     dirty = false;
@@ -106,10 +122,13 @@ function start(root) {
   }
 
   canvas.load(data.graph);
-  canvas.markProblems(data.problems);
+  showProblems(data.problems);
   canvas.showStats(data.stats);
   panel.showSettings(settings);
 
+  for (const button of root.querySelectorAll("[data-zoom]")) {
+    button.addEventListener("click", () => canvas.zoom(button.dataset.zoom));
+  }
   if (readOnly) return;
   for (const button of root.querySelectorAll("[data-add-kind]")) {
     button.addEventListener("click", () => {

@@ -27,12 +27,12 @@ X6.Graph.registerNode(
     attrs: {
       body: { refWidth: "100%", refHeight: "100%", rx: 8, ry: 8, fill: "#fff", stroke: COLOURS.line, strokeWidth: 1 },
       stripe: { width: 6, refHeight: "100%", rx: 3, ry: 3 },
-      kind: { x: 16, y: 20, fontSize: 11, fill: COLOURS.muted, textAnchor: "start" },
-      title: {
-        x: 16, y: 42, fontSize: 13, fill: COLOURS.ink, textAnchor: "start",
-        textWrap: { width: -30, height: 18, ellipsis: true },
+      kind: { refX: 16, refY: 20, fontSize: 11, fill: COLOURS.muted, textAnchor: "start", textVerticalAnchor: "middle" },
+      title: { refX: 16, refY: 42, fontSize: 13, fill: COLOURS.ink, textAnchor: "start", textVerticalAnchor: "middle" },
+      badge: {
+        refX: "100%", refX2: -4, refY: -9, fontSize: 11, fontWeight: 600, fill: COLOURS.brand,
+        textAnchor: "end", textVerticalAnchor: "middle",
       },
-      badge: { refX: "100%", refX2: -4, y: -8, fontSize: 11, fontWeight: 600, fill: COLOURS.brand, textAnchor: "end" },
     },
     ports: {
       groups: {
@@ -42,7 +42,7 @@ X6.Graph.registerNode(
         },
         out: {
           position: "right",
-          label: { position: { name: "right", args: { x: 10 } } },
+          label: { position: { name: "left", args: { x: -10 } } },
           attrs: {
             circle: { r: 6, magnet: true, stroke: COLOURS.brand, strokeWidth: 1.5, fill: "#fff" },
             text: { fontSize: 11, fill: COLOURS.ink },
@@ -54,13 +54,27 @@ X6.Graph.registerNode(
   true,
 );
 
+// as much of the text as one line of a node holds (a Chinese character takes two places)
+function fit(text, room) {
+  let used = 0;
+  let out = "";
+  for (const ch of String(text)) {
+    used += /[\u2e80-\uffff]/.test(ch) ? 2 : 1;
+    if (used > room) return `${out}…`;
+    out += ch;
+  }
+  return out;
+}
+
+// ways out with a name (yes/no, variants, event/timeout) write it inside the node's right edge
+const labelled = (json) => portsOf(json).some((p) => p !== "out");
 const heightFor = (outs) => Math.max(64, outs * 24 + 16);
 const edgeLine = (colour) => ({ line: { stroke: colour, strokeWidth: 1.5, targetMarker: { name: "block", width: 8, height: 6 } } });
 
 export function createCanvas(container, { P, W, readOnly, onSelect, onChange }) {
   const graph = new X6.Graph({
     container,
-    autoResize: true,
+    autoResize: true, // the size of the container's parent, which the page's CSS sets
     grid: { size: 10, visible: true },
     background: { color: "#fafafa" },
     panning: { enabled: true },
@@ -90,7 +104,7 @@ export function createCanvas(container, { P, W, readOnly, onSelect, onChange }) 
   let troubled = new Set(); // ids of nodes with a problem
   let counts = null; // {node id: stats} of the published version
 
-  const portLabel = (port) => W.ports[port] || port;
+  const portLabel = (port) => (Object.hasOwn(W.ports, port) ? W.ports[port] : port);
   const outPort = (port) => ({ id: port, group: "out", attrs: { text: { text: portLabel(port) } } });
 
   function paint(node) {
@@ -105,8 +119,8 @@ export function createCanvas(container, { P, W, readOnly, onSelect, onChange }) 
         strokeDasharray: bad ? "5 3" : null,
       },
       stripe: { fill: FAMILY[json.kind] || COLOURS.muted },
-      kind: { text: `${W.kinds[json.kind] || json.kind} · ${node.id}` },
-      title: { text: json.label || summary(json, P, W) || "—" },
+      kind: { text: fit(`${W.kinds[json.kind] || json.kind} · ${node.id}`, 32) },
+      title: { text: fit(json.label || summary(json, P, W) || "—", labelled(json) ? 16 : 26) },
       badge: { text: stat ? W.badge.replace("{entered}", stat.entered).replace("{waiting}", stat.waiting) : "" },
     });
   }
@@ -159,7 +173,7 @@ export function createCanvas(container, { P, W, readOnly, onSelect, onChange }) 
     return Object.fromEntries(nodes.map((n) => {
       const column = depth[n.id] ?? 0;
       rows[column] = (rows[column] || 0) + 1;
-      return [n.id, { x: 60 + column * 270, y: 60 + (rows[column] - 1) * 110 }];
+      return [n.id, { x: 60 + column * 260, y: 60 + (rows[column] - 1) * 110 }];
     }));
   }
 
@@ -173,7 +187,7 @@ export function createCanvas(container, { P, W, readOnly, onSelect, onChange }) 
       if (!graph.getCellById(e.source) || !graph.getCellById(e.target)) continue;
       graph.addEdge({ source: { cell: e.source, port: e.port || "out" }, target: { cell: e.target, port: IN }, attrs: edgeLine(COLOURS.muted) });
     }
-    if (nodes.length) graph.zoomToFit({ padding: 40, maxScale: 1 });
+    if (nodes.length) fitView();
   }
 
   function toGraph() {
@@ -199,19 +213,23 @@ export function createCanvas(container, { P, W, readOnly, onSelect, onChange }) 
 
   const edgeOf = (e) => ({ source: e.getSourceCellId(), target: e.getTargetCellId(), port: e.getSourcePortId() });
 
-  // right of the selected node, or in the middle of what is in view; below anything there
+  // right of the selected node (or of the rightmost one), below anything already there
   function freeSpot() {
+    const nodes = graph.getNodes();
+    const rightmost = nodes.reduce((best, n) => (!best || n.getPosition().x > best.getPosition().x ? n : best), null);
+    const from = chosen && chosen.isNode() ? chosen : rightmost;
     const area = graph.getGraphArea();
-    let x = area.x + area.width / 2 - WIDTH / 2;
-    let y = area.y + area.height / 3;
-    if (chosen && chosen.isNode()) {
-      const at = chosen.getPosition();
-      x = at.x + 270;
-      y = at.y;
-    }
-    const taken = (ty) => graph.getNodes().some((n) => n.getBBox().intersectsWithRect(new X6.Rectangle(x, ty, WIDTH, 64)));
+    let { x, y } = from ? from.getPosition() : { x: area.x - 210, y: area.y + 60 };
+    x += 270;
+    const taken = (ty) => nodes.some((n) => n.getBBox().intersectsWithRect(new X6.Rectangle(x, ty, WIDTH, 64)));
     while (taken(y)) y += 90;
     return { x: Math.round(x / 10) * 10, y: Math.round(y / 10) * 10 };
+  }
+
+  // as much of the graph in view as stays readable, from its top left corner
+  function fitView() {
+    graph.zoomToFit({ padding: 40, maxScale: 1, minScale: 0.6 });
+    graph.positionPoint(graph.getContentArea().getTopLeft(), 40, 40);
   }
 
   graph.on("node:click", ({ node }) => select(node));
@@ -244,6 +262,7 @@ export function createCanvas(container, { P, W, readOnly, onSelect, onChange }) 
     add(json) {
       const { x, y } = freeSpot();
       const node = place(json, x, y);
+      if (!graph.getGraphArea().containsRect(node.getBBox())) graph.centerCell(node);
       select(node);
       onChange();
       return node;
@@ -272,6 +291,9 @@ export function createCanvas(container, { P, W, readOnly, onSelect, onChange }) 
       counts = stats ? Object.fromEntries(stats.nodes.map((s) => [s.node, s])) : null;
       graph.getNodes().forEach(paint);
     },
-    repaint: () => graph.getNodes().forEach(paint),
+    zoom(how) {
+      if (how === "fit") fitView();
+      else graph.zoom(how === "in" ? 0.1 : -0.1, { minScale: 0.3, maxScale: 2 });
+    },
   };
 }

@@ -15,7 +15,12 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
-export const row = (label, ...controls) => el("label", { className: "journey-field" }, el("span", { textContent: label }), ...controls);
+// a titled field: a label around a single control, a named group around several
+export function row(title, ...controls) {
+  const single = controls.length === 1 && /^(INPUT|SELECT|TEXTAREA)$/.test(controls[0]?.tagName);
+  const props = single ? { className: "journey-field" } : { className: "journey-field", role: "group", "aria-label": title };
+  return el(single ? "label" : "div", props, el("span", { textContent: title }), ...controls);
+}
 
 // a picker of {value, label}; a current value not among them shows as "choose" (empty)
 export function choose(options, current, onChange, { testid, placeholder } = {}) {

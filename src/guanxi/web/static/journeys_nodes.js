@@ -68,7 +68,7 @@ export function blank(kind, id, P, W) {
     notify: { user: "owner", text: W.default_notice },
     webhook: { endpoint_id: first(P.webhooks), payload_fields: [] },
     enrol: { journey_id: first(P.journeys) },
-    goal: { condition: { ...condition, value: P.stages.length ? P.stages.at(-1).value : stage } },
+    goal: { condition: { ...condition, value: (P.stages.find((s) => s.value === "customer") || { value: stage }).value } },
     exit: {},
   };
   return { id, kind, ...byKind[kind] };

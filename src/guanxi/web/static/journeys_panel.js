@@ -143,7 +143,7 @@ export function createPanel(root, { P, W, readOnly, onNode, onSettings, onDelete
       let value;
       if (type === "number") value = number(n.value, (v) => set({ value: v }), { step: "any" });
       else if (type === "boolean") value = choose([{ value: "true", label: W.yes }, { value: "false", label: W.no }], String(n.value), (v) => set({ value: v === "true" }));
-      else if (type === "multi_select") value = text((n.value || []).join(", "), (v) => set({ value: v.split(/[,，]/).map((s) => s.trim()).filter(Boolean) }));
+      else if (type === "multi_select") value = text(Array.isArray(n.value) ? n.value.join(", ") : n.value, (v) => set({ value: v.split(/[,，]/).map((s) => s.trim()).filter(Boolean) }));
       else value = text(n.value, (v) => set({ value: v }));
       value.disabled = cleared;
       return [
@@ -194,6 +194,8 @@ export function createPanel(root, { P, W, readOnly, onNode, onSettings, onDelete
     return [el("h3", { textContent: W.counts_title }), list];
   }
 
+  const show = (...parts) => root.replaceChildren(...parts.filter(Boolean));
+
   function showNode(node, stat) {
     let current = structuredClone(node);
     const fieldset = el("fieldset", { disabled: readOnly, className: "journey-config" });
@@ -203,12 +205,12 @@ export function createPanel(root, { P, W, readOnly, onNode, onSettings, onDelete
       onNode(structuredClone(current), renamed);
       if (redraw) draw();
     };
-    const draw = () => fieldset.replaceChildren(
+    const draw = () => fieldset.replaceChildren(...[
       row(W.label, text(current.label, (v) => set({ label: v.trim() || undefined }), { maxLength: 120, placeholder: W.label_hint, testid: "node-label" })),
       ...(EDITORS[current.kind] || (() => []))(current, set),
-    );
+    ].filter(Boolean));
     draw();
-    root.replaceChildren(
+    show(
       el("h2", { textContent: W.kinds[node.kind] || node.kind }),
       el("p", { className: "muted" }, el("small", { textContent: `${W.node_id}: ` }), el("code", { textContent: node.id, testid: "node-id" })),
       fieldset,
@@ -219,7 +221,7 @@ export function createPanel(root, { P, W, readOnly, onNode, onSettings, onDelete
 
   function showEdge(edge) {
     const where = edge.port && edge.port !== "out" ? ` (${W.ports[edge.port] || edge.port})` : "";
-    root.replaceChildren(
+    show(
       el("h2", { textContent: W.edge_title }),
       el("p", { textContent: `${edge.source}${where} → ${edge.target}` }),
       readOnly ? null : el("button", { type: "button", className: "danger", textContent: W.delete_edge, testid: "delete-edge", onclick: onDelete }),
