@@ -22,6 +22,7 @@ def test_the_suppression_screen(app: FastAPI) -> None:
     tenant = make_tenant(app)
     api = Api(tenant)
     console = console_login(app, tenant.admin.email, "zh-CN")
+    console.cookies.set("guanxi_lang", "zh_CN")  # the language picked in the console
     page = console.get("/app/suppressions").text
     assert gettext("Suppression lists", "zh_CN") in page
     assert rows(page) == []
