@@ -270,11 +270,8 @@ def test_a_delivery_whose_worker_dies_every_time_is_given_up(app: FastAPI, hook:
     assert hook.received == []
 
 
-def test_two_workers_never_send_one_delivery_twice(
-    app: FastAPI, hook: Receiver, dialect: str
-) -> None:
-    if dialect == "sqlite":
-        pytest.skip("one worker runs on SQLite")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # one worker on SQLite
+def test_two_workers_never_send_one_delivery_twice(app: FastAPI, hook: Receiver) -> None:
     tenant = make_tenant(app)
     api = Api(tenant)
     add_endpoint(api, hook.url, "note")
