@@ -69,11 +69,11 @@ def run_due(factory: sessionmaker[Session], now: datetime | None = None, batch: 
 def _events(
     session: Session, workspace_id: int, rows: Sequence[JourneyEnrolment], types: set[str]
 ) -> dict[int, list[EventFact]]:
-    """Each contact's events of ``types`` since its enrolment began (what waits wait for)."""
+    """Each contact's events of ``types`` since it came to the wait it stands on."""
     out: dict[int, list[EventFact]] = defaultdict(list)
     if not types or not rows:
         return out
-    since = min(r.entered_at for r in rows)
+    since = min(r.node_entered_at for r in rows)  # a wait counts events from its own start
     stmt = select(Event.contact_id, Event.type, Event.occurred_at, Event.properties).where(
         Event.workspace_id == workspace_id,
         in_list(session, Event.contact_id, sorted({r.contact_id for r in rows})),
@@ -101,7 +101,9 @@ def advance(session: Session, rows: Sequence[JourneyEnrolment], now: datetime) -
         people = profiles.load(
             session, workspace_id, [r.contact_id for r in mine], trees, schema, now
         )
-        waited = _events(session, workspace_id, mine, engine.wake_events(graph))
+        on_event_waits = {n.id for n in graph.nodes if isinstance(n, g.WaitEvent)}
+        waiting = [r for r in mine if r.node_id in on_event_waits]  # the others need none yet
+        waited = _events(session, workspace_id, waiting, engine.wake_events(graph))
         for row in mine:
             profile = people.get(row.contact_id)
             if profile is None:  # merged into another contact, or gone
@@ -111,11 +113,8 @@ def advance(session: Session, rows: Sequence[JourneyEnrolment], now: datetime) -
             tz = zone(profile.fields.get("timezone"), fallback)
             try:
                 t = _advance_one(graph, row, profile, schema, tz, waited, now)
-            except (g.NodeMissing, KeyError, ValueError) as exc:
-                # a corrupt row, or a condition naming what the workspace no longer has
-                log.warning("enrolment failed", extra={"enrolment_id": row.id, "error": repr(exc)})
-                row.status, row.due_at, row.finished_at = "failed", None, now
-                row.exit_reason, row.error = "failed", repr(exc)[:500]
+            except Exception as exc:  # a corrupt row, a condition naming what is gone …
+                _fail(row, now, exc)
                 continue
             for effect in t.effects:
                 by_workspace[workspace_id].append(
@@ -126,14 +125,47 @@ def advance(session: Session, rows: Sequence[JourneyEnrolment], now: datetime) -
             if t.finished:
                 exits[workspace_id].append(_exited(row, now))
     session.flush()
+    by_id = {row.id: row for row in rows}
     for workspace_id, asked in by_workspace.items():
-        effects.carry_out(session, workspace_id, asked, now)
+        _carry_out(session, workspace_id, asked, by_id, now)
     for workspace_id, drafts in exits.items():
         events.store(session, workspace_id, drafts, now)
     ids = new_ids(len(steps))
     for step_id, step in zip(ids, steps, strict=True):
         step["id"] = step_id
     bulk_insert(session, JourneyStep, steps)
+
+
+def _carry_out(
+    session: Session,
+    workspace_id: int,
+    asked: list[effects.Asked],
+    rows: dict[int, JourneyEnrolment],
+    now: datetime,
+) -> None:
+    """The batch's effects together; if they fail (a value a field refuses, a bug), each
+    enrolment's on its own, so that one bad step fails its enrolment, not every journey."""
+    try:
+        with session.begin_nested():
+            effects.carry_out(session, workspace_id, asked, now)
+        return
+    except Exception:
+        log.warning("a batch's effects failed: one enrolment at a time", exc_info=True)
+    mine: dict[int, list[effects.Asked]] = defaultdict(list)
+    for a in asked:
+        mine[a.enrolment_id].append(a)
+    for enrolment_id, own in mine.items():
+        try:
+            with session.begin_nested():
+                effects.carry_out(session, workspace_id, own, now)
+        except Exception as exc:
+            _fail(rows[enrolment_id], now, exc)
+
+
+def _fail(row: JourneyEnrolment, now: datetime, exc: Exception) -> None:
+    log.warning("enrolment failed", extra={"enrolment_id": row.id, "error": repr(exc)})
+    row.status, row.due_at, row.finished_at = "failed", None, now
+    row.exit_reason, row.error = "failed", repr(exc)[:500]
 
 
 def _advance_one(

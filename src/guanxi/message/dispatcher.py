@@ -175,6 +175,12 @@ class Dispatcher:
                     m.status, m.reason, m.error = "failed", exc.code, str(exc)[:500]
                     m.lease_until = m.claimed_by = None
                     continue
+                except Exception as exc:  # an account whose settings no longer load …
+                    log.warning("cannot send", extra={"message_id": m.id}, exc_info=True)
+                    m.status, m.reason = "failed", "channel_account_unusable"
+                    m.error = f"{type(exc).__name__}: {exc}"[:500]
+                    m.lease_until = m.claimed_by = None
+                    continue
                 if verdict is not None and verdict.contact is not None:
                     m.contact_id = verdict.contact.id  # a merged contact's survivor
                 m.to_address = built.to

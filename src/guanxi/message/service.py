@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from guanxi.auth.principal import Principal
@@ -93,10 +93,20 @@ def send(
 def cancel(session: Session, actor: Principal, message_id: int) -> Message:
     actor.require("messages:write")
     row = get(session, actor, message_id)
-    if row.status != "queued":
+    # conditional: a dispatcher may be claiming it this very moment
+    done = session.execute(
+        update(Message)
+        .where(
+            Message.workspace_id == row.workspace_id,
+            Message.id == row.id,
+            Message.status == "queued",
+        )
+        .values(status="cancelled", reason="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(done, "rowcount", 0):
         raise NotCancellable()
-    row.status, row.reason = "cancelled", "cancelled"
-    session.flush()
+    session.refresh(row)
     return row
 
 
@@ -155,9 +165,11 @@ def take_inbound(
     for report in found:
         message = _message_of(session, workspace_id, report.message_key)
         hard = report.kind == "bounced" and report.properties.get("bounce") == "hard"
-        if report.address and (hard or report.kind == "complained"):
+        # a feedback loop may redact the recipient: the message we sent says who it was
+        address = report.address or (message.to_address if message is not None else None)
+        if address and (hard or report.kind == "complained"):
             kind: Literal["bounce", "complaint"] = "bounce" if hard else "complaint"
-            suppression.from_bounce(session, workspace_id, report.address, kind, "dsn", now)
+            suppression.from_bounce(session, workspace_id, address, kind, "dsn", now)
         if message is not None:
             if report.kind == "bounced":
                 message.bounced_at = message.bounced_at or now
