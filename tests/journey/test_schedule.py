@@ -127,3 +127,13 @@ def test_next_run() -> None:
     yearly = g.Anniversary(field="custom.signed", time="09:00")
     assert schedule.next_run(yearly, SHANGHAI, at) == datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
     assert schedule.anniversary_day(yearly, at, SHANGHAI) == "11-23"
+
+
+def test_a_daily_schedule_keeps_its_wall_clock_time_across_daylight_saving() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    at = datetime(2026, 3, 27, 9, 0, tzinfo=berlin).astimezone(UTC)  # Friday, winter time
+    daily = g.Scheduled(segment_id=1, at=at, repeat="daily")
+    after_change = schedule.next_run(daily, berlin, datetime(2026, 3, 29, 12, 0, tzinfo=UTC))
+    assert after_change is not None
+    assert after_change.astimezone(berlin).hour == 9  # 09:00 summer time, not 10:00
+    assert after_change == datetime(2026, 3, 30, 7, 0, tzinfo=UTC)

@@ -30,9 +30,15 @@ def next_run(trigger: Any, tz: ZoneInfo, after: datetime, first: bool = False) -
         at = trigger.at
         if trigger.repeat == "once":
             return at if first or at > after else None
-        while at <= after:
-            at += STEP[trigger.repeat]
-        return at
+        # every day or week at the same wall-clock time in the workspace's zone, across DST
+        local, days = at.astimezone(tz), STEP[trigger.repeat].days
+        n = max(0, (after - at).days // days - 1)
+        while True:
+            day = local.date() + timedelta(days=n * days)
+            moment = datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=tz)
+            if moment > after:
+                return moment.astimezone(at.tzinfo)
+            n += 1
     if isinstance(trigger, g.Anniversary):
         hours, minutes = (int(p) for p in trigger.time.split(":"))
         local = after.astimezone(tz)

@@ -352,24 +352,21 @@ def publish(
     session.flush()
     for old, nodes in (mapping or {}).items():
         for source, target in nodes.items():
-            session.execute(
-                update(JourneyEnrolment)
-                .where(
+            moved = session.scalars(
+                select(JourneyEnrolment).where(
                     JourneyEnrolment.workspace_id == row.workspace_id,
                     JourneyEnrolment.journey_id == row.id,
                     JourneyEnrolment.version == int(old),
                     JourneyEnrolment.node_id == source,
                     JourneyEnrolment.status == "active",
                 )
-                .values(
-                    version=version,
-                    node_id=target,
-                    node_entered_at=now,
-                    due_at=now,
-                    state={},
-                    step=JourneyEnrolment.step + 1,
-                )
             )
+            for enrolment in moved:
+                # the goals it reached and the events it took stay taken: only the wait ends
+                state = {k: v for k, v in (enrolment.state or {}).items() if k != "wait_until"}
+                enrolment.version, enrolment.node_id, enrolment.state = version, target, state
+                enrolment.node_entered_at = enrolment.due_at = now
+    session.flush()
     return row
 
 
