@@ -99,7 +99,12 @@ def _setup(factory: Any, n: int, port: int) -> tuple[int, int]:
             s,
             ContactAccount,
             [
-                {"workspace_id": workspace_id, "contact_id": c, "account_id": account.id}
+                {
+                    "workspace_id": workspace_id,
+                    "contact_id": c,
+                    "account_id": account.id,
+                    "created_at": now,
+                }
                 for c in ids[::2]
             ],
         )
