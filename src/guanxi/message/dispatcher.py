@@ -140,7 +140,9 @@ class Dispatcher:
         outgoing: list[Outgoing] = []
         attempts: list[dict[str, Any]] = []
         memo: dict[tuple[int, str, int | None], Any] = {}
-        for workspace_id, mine in by_workspace.items():
+        # workspaces in id order, contacts in key order within each: every dispatcher takes the
+        # gate's advisory locks in one global order, so two cannot deadlock on them
+        for workspace_id, mine in sorted(by_workspace.items()):
             # a message taken over from a dispatcher that died was judged already, unless it
             # died before it wrote down the address
             fresh = [m for m in mine if m.status == "queued" or m.to_address is None]
