@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from guanxi.journey import checks
 from guanxi.journey import engine as e
 from guanxi.journey import graph as g
 from guanxi.journey.engine import Step
@@ -285,7 +286,7 @@ def test_effects_are_seen_by_later_branches_of_the_same_run() -> None:
          ("is_mql", "plan", "yes"), ("is_mql", "end", "no"), ("plan", "is_pro", "out"),
          ("is_pro", "ok", "yes"), ("is_pro", "end", "no")],
     )  # fmt: skip
-    assert g.validate(graph) == []
+    assert checks.validate(graph) == []
     fresh = c.Profile(fields={"stage": "lead"}, tags=frozenset({"6"}))
     t = e.run(graph, e.start(graph, 1, 1, T0), facts(fresh, schema=schema), T0)
     assert [s.port for s in t.steps if s.node_id in ("has5", "no6", "is_mql", "is_pro")] == ["yes"] * 4  # fmt: skip
@@ -351,7 +352,7 @@ def test_a_loop_through_a_wait_takes_each_event_once() -> None:
          {"id": "pts", "kind": "score", "model_id": 1, "points": 1}, EXIT],
         [("start", "w", "out"), ("w", "pts", "event"), ("pts", "w", "out"), ("w", "end", "timeout")],
     )  # fmt: skip
-    assert g.validate(graph) == []
+    assert checks.validate(graph) == []
     pings = (c.EventFact("ping", T0, {}), c.EventFact("ping", T0, {"again": True}))
     enrolment = e.start(graph, 1, 1, T0)
     t = e.run(graph, enrolment, facts(events=pings), T0)
@@ -447,7 +448,7 @@ def valid_graphs(draw: st.DrawFn) -> g.Graph:
 def test_a_valid_graph_always_ends_waiting_or_finished(
     graph: g.Graph, tags: set[str], ping_minutes: list[int], enrolment_id: int
 ) -> None:
-    assert g.validate(graph) == []
+    assert checks.validate(graph) == []
     # pings at odd seconds, never at the very moment a wait begins
     pings = tuple(c.EventFact("ping", T0 + timedelta(minutes=m, seconds=37), {}) for m in ping_minutes)  # fmt: skip
     profile = c.Profile(fields={"stage": "lead"}, tags=frozenset(tags))

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from guanxi.journey import checks
 from guanxi.journey import graph as g
 
 DAY = 86400
@@ -59,13 +60,13 @@ EXIT = {"id": "end", "kind": "exit"}
 
 
 def problems(graph: g.Graph) -> list[tuple[str, str | None, str | None]]:
-    return [(p.code, p.node, p.port) for p in g.validate(graph)]
+    return [(p.code, p.node, p.port) for p in checks.validate(graph)]
 
 
 def test_scenario_5_is_valid_and_round_trips() -> None:
     graph = g.Graph.model_validate(scenario_5())
-    assert g.validate(graph) == []
-    g.check(graph)
+    assert checks.validate(graph) == []
+    checks.check(graph)
     again = g.Graph.model_validate_json(graph.model_dump_json())
     assert again == graph
     assert isinstance(g.node(graph, "tuesday"), g.WaitUntil)
@@ -182,8 +183,8 @@ def test_each_rule_refuses_its_graph(
 ) -> None:
     graph = build(nodes, edges)
     assert problems(graph) == expected
-    with pytest.raises(g.InvalidJourney) as refused:
-        g.check(graph)
+    with pytest.raises(checks.InvalidJourney) as refused:
+        checks.check(graph)
     assert refused.value.status == 422
     assert refused.value.code == "invalid_journey"
     assert refused.value.details == [
@@ -196,8 +197,8 @@ def test_the_refusal_says_what_is_wrong() -> None:
         [ENTRY, TAG, {"id": "s", "kind": "score", "model_id": 1, "points": 5}],
         [("start", "t", "out"), ("t", "s", "out"), ("s", "t", "out")],
     )
-    with pytest.raises(g.InvalidJourney) as refused:
-        g.check(graph)
+    with pytest.raises(checks.InvalidJourney) as refused:
+        checks.check(graph)
     assert str(refused.value) == (
         "The journey is not valid: The loop through t, s has no wait. (problems found: 1)"
     )
@@ -206,7 +207,9 @@ def test_the_refusal_says_what_is_wrong() -> None:
         [ENTRY, {"id": "ab", "kind": "split", "variants": [{"key": "a", "weight": 1}, {"key": "b", "weight": 1}]}, EXIT],
         [("start", "ab", "out"), ("ab", "end", "a")],
     )  # fmt: skip
-    assert [str(p.message) for p in g.validate(uncovered)] == ["ab has no edge from its port b."]
+    assert [str(p.message) for p in checks.validate(uncovered)] == [
+        "ab has no edge from its port b."
+    ]
 
 
 def test_a_loop_through_a_wait_is_allowed() -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from guanxi.journey import checks
 from guanxi.journey import engine as e
-from guanxi.journey import graph as g
 from guanxi.journey.simulate import MAX_STEPS, SimStep, simulate
 from guanxi.segment import conditions as c
 from tests.journey.test_engine import LEAD, SCENARIO, SHANGHAI, T0, WAIT_FOR_CLICK
@@ -118,7 +118,7 @@ def test_an_endless_loop_stops_after_max_steps() -> None:
          {"id": "ping", "kind": "notify", "text": "again"}],
         [("start", "w", "out"), ("w", "ping", "out"), ("ping", "w", "out")],
     )  # fmt: skip
-    assert g.validate(graph) == []
+    assert checks.validate(graph) == []
     steps = simulate(graph, LEAD, c.Schema(), SHANGHAI, T0, [], T0 + timedelta(days=365))
     assert len(steps) == MAX_STEPS
     # two steps at the start, then three a minute (wait over, ping, waiting again): 998 steps

@@ -14,8 +14,7 @@ from guanxi.auth.principal import Principal
 from guanxi.contact import service as contacts
 from guanxi.http.deps import DB, Actor, Listing
 from guanxi.i18n import N_, Message
-from guanxi.journey import graph as g
-from guanxi.journey import service, stats
+from guanxi.journey import checks, service, stats
 from guanxi.journey.schemas import (
     DryRunIn,
     DryStepOut,
@@ -41,7 +40,7 @@ from guanxi.models import Journey, JourneyEnrolment, JourneyVersion
 router = APIRouter(tags=["journeys"])
 
 
-class InvalidGraph(g.InvalidJourney):
+class InvalidGraph(checks.InvalidJourney):
     """A graph that is not even a graph (a node kind that does not exist, a field missing)."""
 
 
@@ -53,7 +52,7 @@ def _graph(raw: dict[str, object]) -> dict[str, object]:
         where = ".".join(str(p) for p in first["loc"])
         raise InvalidGraph(
             [
-                g.Problem(
+                checks.Problem(
                     "invalid_graph",
                     None,
                     Message(N_("{where}: {reason}"), where=where, reason=first["msg"]),

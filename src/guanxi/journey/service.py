@@ -21,7 +21,7 @@ from guanxi.contact import service as contacts
 from guanxi.errors import Conflict, NotFound
 from guanxi.event import service as events
 from guanxi.i18n import N_, Message
-from guanxi.journey import enrolments, schedule
+from guanxi.journey import checks, enrolments, schedule
 from guanxi.journey import graph as g
 from guanxi.lifecycle import service as lifecycle
 from guanxi.message.gate import zone
@@ -154,14 +154,16 @@ def _missing(session: Session, workspace_id: int, model: Any, ids: set[int]) -> 
     return ids - found
 
 
-def problems(session: Session, workspace_id: int, graph: g.Graph) -> list[g.Problem]:
+def problems(session: Session, workspace_id: int, graph: g.Graph) -> list[checks.Problem]:
     """Everything that keeps ``graph`` from being published in this workspace."""
-    found = g.validate(graph)
+    found = checks.validate(graph)
     for node_id, tree in g.conditions_of(graph):
         try:
             checked(session, workspace_id, tree)
         except InvalidCondition as exc:
-            found.append(g.Problem("invalid_condition", node_id, Message(exc.text, **exc.params)))
+            found.append(
+                checks.Problem("invalid_condition", node_id, Message(exc.text, **exc.params))
+            )
     refs = g.referenced_ids(graph)
     models = {
         "segments": (Segment, N_("Segment")),
@@ -177,7 +179,7 @@ def problems(session: Session, workspace_id: int, graph: g.Graph) -> list[g.Prob
         model, label = models[kind]
         for missing in sorted(_missing(session, workspace_id, model, ids)):
             found.append(
-                g.Problem(
+                checks.Problem(
                     "unknown_reference",
                     None,
                     Message(N_("{what} {id} does not exist."), what=Message(label), id=missing),
@@ -197,7 +199,7 @@ def problems(session: Session, workspace_id: int, graph: g.Graph) -> list[g.Prob
     for n in graph.nodes:
         if isinstance(n, g.SendNode) and n.channel not in have:
             found.append(
-                g.Problem(
+                checks.Problem(
                     "no_channel_account",
                     n.id,
                     Message(N_("No channel account sends {channel} yet."), channel=n.channel),
@@ -209,12 +211,12 @@ def problems(session: Session, workspace_id: int, graph: g.Graph) -> list[g.Prob
 WRITABLE = set(CONTACT_FIELDS) - {"email", "phone", "stage"}
 
 
-def _field_problems(session: Session, workspace_id: int, graph: g.Graph) -> list[g.Problem]:
+def _field_problems(session: Session, workspace_id: int, graph: g.Graph) -> list[checks.Problem]:
     """Stages the graph names must be the workspace's; a field a step sets must be one a
     journey may write (not an identity, not the stage); an anniversary reads a date field."""
     keys = {s.key for s in lifecycle.peek(session, workspace_id)}
     custom = custom_fields.definitions(session, workspace_id, "contact")
-    found: list[g.Problem] = []
+    found: list[checks.Problem] = []
     combined = set(
         session.scalars(
             select(ScoreModel.id).where(
@@ -225,7 +227,7 @@ def _field_problems(session: Session, workspace_id: int, graph: g.Graph) -> list
     for n in graph.nodes:
         if isinstance(n, g.ScoreNode) and n.model_id in combined:
             found.append(
-                g.Problem(
+                checks.Problem(
                     "combined_model",
                     n.id,
                     Message(
@@ -240,7 +242,7 @@ def _field_problems(session: Session, workspace_id: int, graph: g.Graph) -> list
             named = n.trigger.stage
         if named is not None and named not in keys:
             found.append(
-                g.Problem(
+                checks.Problem(
                     "unknown_stage", n.id, Message(N_("There is no stage {stage}."), stage=named)
                 )
             )
@@ -249,7 +251,7 @@ def _field_problems(session: Session, workspace_id: int, graph: g.Graph) -> list
             ok = key in custom if n.field.startswith("custom.") else n.field in WRITABLE
             if not ok:
                 found.append(
-                    g.Problem(
+                    checks.Problem(
                         "unwritable_field",
                         n.id,
                         Message(N_("A journey cannot set the field {field}."), field=n.field),
@@ -259,7 +261,7 @@ def _field_problems(session: Session, workspace_id: int, graph: g.Graph) -> list
             key = n.trigger.field.removeprefix("custom.")
             if key not in custom or custom[key].type != "date":
                 found.append(
-                    g.Problem(
+                    checks.Problem(
                         "not_a_date_field",
                         n.id,
                         Message(N_("{field} is not a custom date field."), field=n.trigger.field),
@@ -320,7 +322,7 @@ def publish(
     graph = parse(row.draft)
     found = problems(session, row.workspace_id, graph)
     if found:
-        raise g.InvalidJourney(found)
+        raise checks.InvalidJourney(found)
     version = (row.version or 0) + 1
     for old, nodes in (mapping or {}).items():
         try:

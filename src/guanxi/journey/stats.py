@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from guanxi.auth.principal import Principal
 from guanxi.contact import service as contacts
+from guanxi.journey import checks, service
 from guanxi.journey import graph as g
-from guanxi.journey import service
 from guanxi.journey.schemas import DryRunIn, DryStepOut, NodeStats, StatsOut, VariantStats
 from guanxi.journey.simulate import simulate
 from guanxi.message.gate import zone
@@ -191,7 +191,7 @@ def dry_run(
         graph = service.parse(journey.draft)
     problems = service.problems(session, journey.workspace_id, graph)
     if problems:
-        raise g.InvalidJourney(problems)
+        raise checks.InvalidJourney(problems)
     schema = schema_for(session, journey.workspace_id)
     start = data.start or now
     trees = [tree for _, tree in g.conditions_of(graph)]

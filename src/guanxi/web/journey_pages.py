@@ -24,8 +24,8 @@ from guanxi.errors import GuanxiError
 from guanxi.form import service as forms
 from guanxi.http.errors import reason_of, render
 from guanxi.i18n import N_, Language, Message
+from guanxi.journey import checks, service, stats
 from guanxi.journey import graph as g
-from guanxi.journey import service, stats
 from guanxi.journey.schemas import DryRunIn, JourneyIn, SimEventIn
 from guanxi.kit.clock import utcnow
 from guanxi.kit.schema import Id
@@ -81,7 +81,7 @@ def js_safe(value: Any) -> Any:
     return value
 
 
-def problems_out(found: Sequence[g.Problem], language: Language) -> list[dict[str, Any]]:
+def problems_out(found: Sequence[checks.Problem], language: Language) -> list[dict[str, Any]]:
     return [{**p.as_dict(), "message": p.message.render(language)} for p in found]
 
 
@@ -441,7 +441,7 @@ def dry_run(
             source=form.source,
         )
         steps = stats.dry_run(console.session, console.principal, journey.id, wanted, start)
-    except g.InvalidJourney as exc:
+    except checks.InvalidJourney as exc:
         context.update(status_code=422, problems=problems_out(exc.problems, language))
         context["error"] = render(exc, language)
     except (GuanxiError, ValidationError) as exc:
