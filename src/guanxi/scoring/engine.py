@@ -134,7 +134,9 @@ def fits(
     if not trees:
         return {}
     schema = schema_for(session, workspace_id)
-    loaded = profiles.load(session, workspace_id, contact_ids, trees, schema, now)
+    loaded = profiles.load(
+        session, workspace_id, contact_ids, trees, schema, now, fields=profiles.reads_fields(trees)
+    )
     return {
         (contact_id, model_id): sum(
             points for tree, points in model_rules if conditions.evaluate(tree, p, schema, now)

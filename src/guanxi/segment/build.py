@@ -77,7 +77,9 @@ def chunk(session: Session, segment: Segment, after: int, cause: str, now: datet
         emit=cause != "build",
     )
     if timing.moves_with_time(tree, schema) and ids:
-        loaded = profiles.load(session, ws, ids, [tree], schema, now)
+        loaded = profiles.load(
+            session, ws, ids, [tree], schema, now, fields=profiles.reads_fields([tree])
+        )
         membership.set_timers(
             session,
             ws,

@@ -169,11 +169,24 @@ def write_changes(
 def set_timers(
     session: Session, workspace_id: int, due: Mapping[tuple[int, int], datetime | None]
 ) -> None:
-    """Set the timers of these (segment, contact) pairs to a moment, or take them away (an
-    upsert: the reactor and the timer task may write the same pair at once)."""
+    """Set the timers of these (segment, contact) pairs to a moment, or take them away. Only
+    the pairs whose timer moves are written — most events leave a contact's next change where
+    it was — and with an upsert: the reactor and the timer task may write one pair at once."""
+    if not due:
+        return
+    have = {
+        (segment_id, contact_id): at
+        for segment_id, contact_id, at in session.execute(
+            select(SegmentTimer.segment_id, SegmentTimer.contact_id, SegmentTimer.due_at).where(
+                SegmentTimer.workspace_id == workspace_id,
+                SegmentTimer.segment_id.in_(sorted({s for s, _ in due})),
+                in_list(session, SegmentTimer.contact_id, sorted({c for _, c in due})),
+            )
+        )
+    }
     gone: dict[int, list[int]] = defaultdict(list)
     for (segment_id, contact_id), at in due.items():
-        if at is None:
+        if at is None and (segment_id, contact_id) in have:
             gone[segment_id].append(contact_id)
     for segment_id, contact_ids in gone.items():
         session.execute(
@@ -186,7 +199,7 @@ def set_timers(
     rows = [
         {"workspace_id": workspace_id, "segment_id": s, "contact_id": c, "due_at": at}
         for (s, c), at in sorted(due.items())
-        if at is not None
+        if at is not None and have.get((s, c)) != at
     ]
     if rows:
         stmt = upsert_statement(session, SegmentTimer)
@@ -214,7 +227,10 @@ def refresh(
         return []
     ws = workspace_id
     schema = schema_for(session, ws)
-    loaded = profiles.load(session, ws, ids, [s.tree for s in segments], schema, now)
+    trees = [s.tree for s in segments]
+    loaded = profiles.load(
+        session, ws, ids, trees, schema, now, fields=profiles.reads_fields(trees)
+    )
     held: dict[int, set[int]] = defaultdict(set)  # contact → segments it is in
     for contact_id, segment_id in session.execute(
         select(SegmentMember.contact_id, SegmentMember.segment_id).where(

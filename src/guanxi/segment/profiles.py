@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
 from guanxi.db import in_list
@@ -35,6 +35,7 @@ from guanxi.segment.conditions import (
     EventCond,
     EventFact,
     EventTimeCond,
+    FieldCond,
     GradeCond,
     Profile,
     Schema,
@@ -76,20 +77,36 @@ def _event_reach(nodes: Sequence[Any], now: datetime) -> tuple[set[str], datetim
     return types, since, bool(types)
 
 
+MADE_NOW = "guanxi.made_now"  # session.info: (workspace, now) → {contact: made now?}
+
+
 def made_now(
     session: Session, workspace_id: int, contact_ids: Iterable[int], now: datetime
 ) -> set[int]:
     """The contacts this very request made (``created_at`` is its ``now``): someone new may
-    match any condition ("never ordered"), whatever their events were."""
-    return set(
-        session.scalars(
-            select(Contact.id).where(
-                Contact.workspace_id == workspace_id,
-                in_list(session, Contact.id, sorted(set(contact_ids))),
-                Contact.created_at >= now,
+    match any condition ("never ordered"), whatever their events were. Remembered for the
+    transaction: every reactor of every round asks about the same contacts."""
+    known: dict[int, bool] = session.info.setdefault(MADE_NOW, {}).setdefault(
+        (workspace_id, now), {}
+    )
+    ask = sorted(set(contact_ids) - set(known))
+    if ask:
+        new = set(
+            session.scalars(
+                select(Contact.id).where(
+                    Contact.workspace_id == workspace_id,
+                    in_list(session, Contact.id, ask),
+                    Contact.created_at >= now,
+                )
             )
         )
-    )
+        known.update((c, c in new) for c in ask)
+    return {c for c in contact_ids if known[c]}
+
+
+def reads_fields(trees: Iterable[Any]) -> bool:
+    """Does any tree look at the contact's own fields (else a profile needs only the id)?"""
+    return any(isinstance(n, FieldCond) for tree in trees for n in walk(tree))
 
 
 def signals(events: Iterable[Any]) -> tuple[set[str], set[str]]:
@@ -110,15 +127,18 @@ def load(
     trees: Sequence[Any],
     schema: Schema,
     now: datetime,
+    *,
+    fields: bool = True,
 ) -> dict[int, Profile]:
-    """Profiles of the active contacts among ``contact_ids``, with what ``trees`` need."""
+    """Profiles of the active contacts among ``contact_ids``, with what ``trees`` need (and
+    the contacts' fields unless ``fields`` is off: then a profile's fields are its id)."""
     ws = workspace_id
     ids = sorted(set(contact_ids))
     nodes = [n for tree in trees for n in walk(tree)]
     if not ids:
         return {}
     # plain rows, not ORM objects: a batch loads a thousand contacts for every reactor
-    columns = [getattr(Contact, name) for name in FIELD_NAMES]
+    columns = [getattr(Contact, name) for name in FIELD_NAMES] if fields else [Contact.id]
     contacts = session.execute(
         select(*columns).where(
             Contact.workspace_id == ws,
@@ -147,7 +167,19 @@ def load(
     events: dict[int, list[EventFact]] = defaultdict(list)
     types, since, any_events = _event_reach(nodes, now)
     if any_events:
-        stmt = select(Event.contact_id, Event.type, Event.occurred_at, Event.properties).where(
+        # properties only if a tree filters or sums by them: decoding every page view's URL,
+        # title and UTM tags is most of this query's cost
+        props = any(
+            isinstance(n, EventCond | EventTimeCond)
+            and (n.where or getattr(n, "measure", "count") == "sum")
+            for n in nodes
+        )
+        stmt = select(
+            Event.contact_id,
+            Event.type,
+            Event.occurred_at,
+            Event.properties if props else literal(None),
+        ).where(
             Event.workspace_id == ws,
             in_list(session, Event.contact_id, ids),
             Event.type.in_(sorted(types)),
@@ -182,7 +214,7 @@ def load(
     )
     return {
         c.id: Profile(
-            fields_of(c),
+            fields_of(c) if fields else {"id": c.id},
             accounts.get(c.id, []),
             events.get(c.id, []),
             tags=frozenset(tags.get(c.id, ())),
@@ -215,13 +247,16 @@ def load_scores(
         ):
             points[contact_id, str(model_id)].append((at, value))
     facts: dict[int, dict[str, decay.ScoreFact]] = defaultdict(dict)
-    for row in session.scalars(
-        select(ContactScore).where(
-            ContactScore.workspace_id == ws, in_list(session, ContactScore.contact_id, ids)
-        )
+    for contact_id, model_id, engagement, fit in session.execute(
+        select(
+            ContactScore.contact_id,
+            ContactScore.model_id,
+            ContactScore.engagement,
+            ContactScore.fit,
+        ).where(ContactScore.workspace_id == ws, in_list(session, ContactScore.contact_id, ids))
     ):
-        model = str(row.model_id)
-        facts[row.contact_id][model] = decay.ScoreFact(
-            row.engagement, row.fit, tuple(points.get((row.contact_id, model), ()))
+        model = str(model_id)
+        facts[contact_id][model] = decay.ScoreFact(
+            engagement, fit, tuple(points.get((contact_id, model), ()))
         )
     return facts

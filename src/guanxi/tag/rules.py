@@ -81,7 +81,15 @@ def react(
                 passes.update({(e.contact_id, r.id): False for e, r in hits if r.id == rule_id})
                 del trees[rule_id]
         asked = sorted({e.contact_id for e, r in hits if r.id in trees} & active)
-        found = profiles.load(session, workspace_id, asked, list(trees.values()), schema, now)
+        found = profiles.load(
+            session,
+            workspace_id,
+            asked,
+            list(trees.values()),
+            schema,
+            now,
+            fields=profiles.reads_fields(trees.values()),
+        )
         for event, rule in hits:
             profile = found.get(event.contact_id)
             if rule.id in trees:
