@@ -16,6 +16,9 @@ import email
 import socket
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import replace
+from email import policy
+from email.message import EmailMessage
 from typing import Any, Literal, Protocol
 
 import aiosmtplib
@@ -23,6 +26,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel, SecretStr
 
 from guanxi.channels import REGISTRY, connector_for
@@ -36,7 +42,8 @@ from guanxi.channels.base import (
     UnknownConnector,
     secret_fields,
 )
-from guanxi.channels.email.connector import SmtpConfig, SmtpConnector, _mapped
+from guanxi.channels.email.connector import SmtpConfig, SmtpConnector, _mapped, for_data
+from guanxi.channels.email.mime import Prebuilt
 from guanxi.channels.sandbox.connector import SandboxConnector, callback, mailbox
 from guanxi.kit.pacing import Pacer
 
@@ -63,6 +70,7 @@ class Sink:
         self.messages: list[bytes] = []
         self.rcpt_replies: deque[str] = deque()
         self.mail_replies: deque[str] = deque()
+        self.data_replies: deque[str] = deque()
         self.servers: list[SMTPServer] = []
 
     async def handle_EHLO(
@@ -106,6 +114,8 @@ class Sink:
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
         assert isinstance(envelope.content, bytes)
+        if self.data_replies:
+            return self.data_replies.popleft()
         self.messages.append(envelope.content)
         return "250 2.0.0 Ok: queued"
 
@@ -289,6 +299,47 @@ def test_smtp_reuses_connections_and_recovers(smtp: SmtpHarness) -> None:
     received = [email.message_from_bytes(m) for m in smtp.sink.messages]
     assert len(received) == 5 + 1 + 8 + 2
     assert received[0]["From"] == "=?utf-8?b?5YWz57O7?= <news@guanxi.example>"
+
+
+def test_smtp_data_keeps_periods_and_maps_its_replies(smtp: SmtpHarness) -> None:
+    """The message goes after DATA dot-stuffed (lines of periods arrive as written); a refusal
+    of the message itself maps like any reply and leaves the connection usable."""
+    text = ".\n..\n.hidden\nend.\n" + "x" * 75 + ".y\n"  # the last line folds before ".y"
+
+    async def scenario() -> None:
+        async with SmtpConnector(SmtpConfig.model_validate(smtp.settings)) as c:
+            await c.send(replace(outbound("dots"), text=text, html=None))
+            smtp.sink.data_replies.append("554 5.7.1 Message refused as spam")
+            with pytest.raises(PermanentSendError, match=r"554 5\.7\.1") as refused:
+                await c.send(outbound("spam"))
+            assert refused.value.code == "smtp_5xx"
+            smtp.sink.data_replies.append("452 4.3.1 Insufficient storage")
+            with pytest.raises(RetryableSendError) as later:
+                await c.send(outbound("full"))
+            assert later.value.scope == "message"
+            await c.send(outbound("after"))
+            assert c.connections_opened == smtp.sink.connections == 1
+
+    asyncio.run(scenario())
+    first, after = (email.message_from_bytes(m, policy=policy.default) for m in smtp.sink.messages)
+    assert isinstance(first, EmailMessage)
+    assert first.get_content().replace("\r\n", "\n") == text
+    assert isinstance(after, EmailMessage)
+    html = after.get_body(("html",))
+    assert html is not None
+    assert html.get_content() == "<p>你好 after</p>"
+
+
+@given(
+    st.text(alphabet=st.sampled_from(".a\r\n 张"), max_size=300),
+    st.text(alphabet=st.sampled_from(".b\n"), max_size=100),
+)
+def test_for_data_is_what_aiosmtplib_would_send(text: str, html: str) -> None:
+    raw = Prebuilt("a@guanxi.example").build(
+        key="k", to="b@example.com", subject=".s", html=html or None, text=text
+    )
+    expected = PERIOD_REGEX.sub(b"..", normalize_message_line_endings(raw)) + b".\r\n"
+    assert for_data(raw) == expected
 
 
 def test_smtp_retires_connections_after_max_per_connection(smtp: SmtpHarness) -> None:
