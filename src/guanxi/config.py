@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, IPvAnyNetwork
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # How long a dispatcher holds a message it is sending: a killed dispatcher's messages are
     # sent again (with the same key) once it runs out.
     dispatch_lease_s: float = Field(default=90.0, gt=0)
+    # Networks webhooks may post to although they are not public (loopback, private, link-local
+    # …, refused otherwise): a receiver on the company network, or ["127.0.0.0/8", "::1/128"]
+    # for development. JSON in the environment.
+    webhook_allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list)
 
 
 @lru_cache

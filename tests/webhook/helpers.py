@@ -4,6 +4,7 @@ pipeline does, delivery rounds at a chosen time, and the rows they leave."""
 from __future__ import annotations
 
 from datetime import datetime
+from ipaddress import ip_network
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,6 +18,7 @@ from tests.factories import Tenant
 from tests.tag.client import Api
 
 SHORT_WAIT_S = 0.5  # how long a round waits for a receiver that says nothing
+LOOPBACK = [ip_network("127.0.0.0/8"), ip_network("::1/128")]  # where the receivers listen
 
 
 def add_endpoint(api: Api, url: str, *types: str, expect: int = 201) -> dict[str, Any]:
@@ -38,9 +40,11 @@ def fan_out(tenant: Tenant, events: list[Stored], now: datetime) -> None:
 
 
 def deliver(app: FastAPI, now: datetime, **kwargs: Any) -> int:
-    """Delivery rounds at ``now`` until nothing is due; how many deliveries were claimed."""
+    """Delivery rounds at ``now`` until nothing is due, reaching the networks ``app``'s
+    settings allow; how many deliveries were claimed."""
     key = app.state.settings.secret_key
     kwargs.setdefault("timeout_s", SHORT_WAIT_S)
+    kwargs.setdefault("allowed", app.state.settings.webhook_allowed_networks)
     claimed = 0
     while n := tasks.run_due(app.state.sessionmaker, now, secret_key=key, **kwargs):
         claimed += n

@@ -238,14 +238,15 @@ def test_a_worker_that_lost_its_lease_records_nothing(app: FastAPI, hook: Receiv
     with transaction(factory) as s:
         [quick] = dispatch.claim(s, later, "worker-b", key, limit=1)
     assert (quick.delivery_id, quick.attempt) == (slow.delivery_id, 2)
-    [answer_a] = dispatch.send_all([slow], now)
+    allowed = app.state.settings.webhook_allowed_networks
+    [answer_a] = dispatch.send_all([slow], now, allowed=allowed)
     with transaction(factory) as s:
         dispatch.record(s, [answer_a], now, "worker-a")
     [d] = deliveries(tenant)
     assert (d.status, d.claimed_by) == ("delivering", "worker-b")
     assert attempts(tenant, d.id) == []
     with transaction(factory) as s:
-        dispatch.record(s, dispatch.send_all([quick], later), later, "worker-b")
+        dispatch.record(s, dispatch.send_all([quick], later, allowed=allowed), later, "worker-b")
     [d] = deliveries(tenant)
     assert (d.status, d.attempts) == ("delivered", 2)
     assert [a.n for a in attempts(tenant, d.id)] == [2]

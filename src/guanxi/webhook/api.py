@@ -15,7 +15,7 @@ from guanxi.kit.clock import utcnow
 from guanxi.kit.page import Page
 from guanxi.kit.schema import Id
 from guanxi.models import WebhookDelivery, WebhookEndpoint
-from guanxi.webhook import service
+from guanxi.webhook import service, targets
 from guanxi.webhook.schemas import (
     AttemptOut,
     DeliveryOut,
@@ -67,6 +67,10 @@ def _secret_key(request: Request) -> str:
     return str(request.app.state.settings.secret_key)
 
 
+def _allowed(request: Request) -> list[targets.Network]:
+    return list(request.app.state.settings.webhook_allowed_networks)
+
+
 @router.get("/webhooks", response_model=Page[EndpointOut])
 def list_endpoints(actor: Actor, session: DB) -> Page[EndpointOut]:
     """Every endpoint, oldest first (a workspace has a handful: one page)."""
@@ -85,8 +89,14 @@ def create_endpoint(
     ``Guanxi-Timestamp``, ``Guanxi-Event`` and ``Guanxi-Delivery`` (the same on every retry:
     dedupe on it). Failed deliveries are retried after 30 s, 2 min, 10 min, 1 h, 6 h and then
     daily, 8 attempts in all; an endpoint that answers 410, or fails 20 times in a row for over
-    24 hours, is disabled."""
-    endpoint, secret = service.create_endpoint(session, actor, data, _secret_key(request), utcnow())
+    24 hours, is disabled. A URL with a user name or password, or whose host is or resolves to
+    an address on this server or a private network (loopback, private, link-local — such as
+    a cloud metadata service —, multicast, reserved), is 422 ``webhook_url_not_allowed``
+    unless the installation allows that network; every delivery checks the address again,
+    and redirects are not followed."""
+    endpoint, secret = service.create_endpoint(
+        session, actor, data, _secret_key(request), utcnow(), allowed=_allowed(request)
+    )
     return created_out(endpoint, secret)
 
 
@@ -96,10 +106,15 @@ def get_endpoint(webhook_id: Id, actor: Actor, session: DB) -> EndpointOut:
 
 
 @router.patch("/webhooks/{webhook_id}", response_model=EndpointOut, responses=errors(422))
-def update_endpoint(webhook_id: Id, data: EndpointPatch, actor: Actor, session: DB) -> EndpointOut:
-    """Change the URL, description or event types; ``enabled: false`` turns it off (its
-    pending deliveries fail), ``true`` on again (the failure count starts over)."""
-    endpoint = service.update_endpoint(session, actor, webhook_id, data.changes(), utcnow())
+def update_endpoint(
+    webhook_id: Id, data: EndpointPatch, request: Request, actor: Actor, session: DB
+) -> EndpointOut:
+    """Change the URL (checked as on creation: 422 ``webhook_url_not_allowed``), description
+    or event types; ``enabled: false`` turns it off (its pending deliveries fail), ``true`` on
+    again (the failure count starts over)."""
+    endpoint = service.update_endpoint(
+        session, actor, webhook_id, data.changes(), utcnow(), allowed=_allowed(request)
+    )
     return endpoint_out(endpoint)
 
 

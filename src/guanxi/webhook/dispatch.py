@@ -5,14 +5,16 @@
    PostgreSQL, so several workers never take the same row; each is marked ``delivering`` with
    this worker's lease and its attempt counted.
 2. ``send_all`` (no transaction): POST with httpx, each signed as it leaves, 10 s timeout,
-   redirects not followed, a few requests in flight per endpoint.
+   redirects not followed, a few requests in flight per endpoint; each to the address its host
+   resolves to now, and only when webhooks may reach it (``targets``).
 3. ``record`` (a new transaction): each answer is written only where this worker still holds
    the delivery (fenced on ``claimed_by``), with its attempt row. A worker killed between
    sending and recording leaves the delivery ``delivering``; after its lease another worker
    sends it again, under the same ``Guanxi-Delivery`` id, which receivers dedupe on.
 
 Outcomes: 2xx delivered. 410 Gone: the receiver asks for no more — the endpoint is disabled
-(``gone``). Anything else (another status, a redirect, a timeout, no connection) is retried
+(``gone``). Anything else (another status, a redirect, a timeout, no connection, a host that
+does not resolve or resolves to an address webhooks may not reach: nothing sent) is retried
 after ``backoff`` until ``MAX_ATTEMPTS`` attempts, then failed.
 
 Circuit breaker: an endpoint's failed attempts in a row are counted (a success resets them).
@@ -25,12 +27,14 @@ events against a short outage nor one slow trickle of failures turns an endpoint
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
+import socket
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,7 +46,7 @@ from guanxi import __version__
 from guanxi.db import bulk_insert
 from guanxi.models import Membership, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from guanxi.notification import service as notifications
-from guanxi.webhook import service, signing
+from guanxi.webhook import service, signing, targets
 
 log = logging.getLogger("guanxi.webhooks")
 
@@ -182,13 +186,15 @@ def claim(
 
 
 async def _exchange(
-    client: httpx.AsyncClient, out: Outgoing, timestamp: int
+    client: httpx.AsyncClient, route: targets.Pinned, out: Outgoing, timestamp: int
 ) -> tuple[int, str, str | None]:
-    """POST, signed at ``timestamp``, and read no more of the answer than the log keeps (a
-    receiver may answer with anything, of any size): its status, the start of its body, where
-    a redirect points."""
-    headers = out.headers(timestamp)
-    async with client.stream("POST", out.url, content=out.body, headers=headers) as r:
+    """POST to the address ``route`` pinned, signed at ``timestamp``, and read no more of the
+    answer than the log keeps (a receiver may answer with anything, of any size): its status,
+    the start of its body, where a redirect points."""
+    headers = out.headers(timestamp) | route.headers
+    async with client.stream(
+        "POST", route.url, content=out.body, headers=headers, extensions=route.extensions
+    ) as r:
         head = b""
         async for chunk in r.aiter_bytes():
             head += chunk
@@ -198,63 +204,102 @@ async def _exchange(
         return r.status_code, text, r.headers.get("location")
 
 
-async def _post(
-    client: httpx.AsyncClient, out: Outgoing, at: datetime, begun: float, timeout_s: float
-) -> Answer:
-    """One attempt; ``timeout_s`` bounds it from the first byte sent to the last one read. It
-    is signed as it leaves: the round's time ``at`` plus how long the round (started at
-    ``begun``) has run, since a batch to a slow receiver takes minutes and a receiver refuses
-    a stale timestamp."""
+@dataclass
+class _Round:
+    """What the requests of one round share: its time, its start, how long each may take, the
+    networks an operator allows, and a client per host."""
+
+    at: datetime
+    begun: float
+    timeout_s: float
+    allowed: Sequence[targets.Network]
+    stack: contextlib.AsyncExitStack
+    clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
+
+    def client(self, host: str) -> httpx.AsyncClient:
+        """The client for ``host``. Requests go to addresses, not names, so one client each:
+        a connection opened for one name (its certificate checked against it) never carries
+        a request for another name at the same address."""
+        if host not in self.clients:
+            # trust_env: an installation that must go out through a proxy sets HTTPS_PROXY
+            client = httpx.AsyncClient(
+                timeout=self.timeout_s,
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=IN_FLIGHT),
+            )
+            self.stack.push_async_callback(client.aclose)
+            self.clients[host] = client
+        return self.clients[host]
+
+
+async def _post(round_: _Round, out: Outgoing) -> Answer:
+    """One attempt; the round's ``timeout_s`` bounds it from looking the host up to the last
+    byte read. The host is looked up again and the request goes to the address checked
+    (``targets.pin``): a host that is, or now resolves to, an address webhooks may not reach
+    gets nothing. It is signed as it leaves: the round's time plus how long the round has run,
+    since a batch to a slow receiver takes minutes and a receiver refuses a stale timestamp."""
     started = time.perf_counter()
-    timestamp = int(at.timestamp() + started - begun)
+    timestamp = int(round_.at.timestamp() + started - round_.begun)
+    timeout_s = round_.timeout_s
     status: int | None = None
     error: str | None = None
     response: str | None = None
     try:
         async with asyncio.timeout(timeout_s):
-            status, response, location = await _exchange(client, out, timestamp)
+            route = await targets.pin(out.url, round_.allowed)
+            client = round_.client(route.host)
+            status, response, location = await _exchange(client, route, out, timestamp)
         if 300 <= status < 400:
             error = f"redirect to {location or '?'} not followed"[:500]
         elif not 200 <= status < 300:
             error = f"HTTP {status}"
+    except targets.Refused as exc:
+        error = f"not sent: {exc}"[:500]
+    except socket.gaierror as exc:
+        error = f"cannot resolve the host: {exc}"[:500]
     except (TimeoutError, httpx.TimeoutException):
         error = f"no answer within {timeout_s:g} s"
-    except httpx.HTTPError as exc:  # refused, reset, bad TLS, unresolvable host …
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # refused, reset, bad TLS …
         error = f"{type(exc).__name__}: {exc}"[:500]
     ms = round((time.perf_counter() - started) * 1000, 1)
-    return Answer(out, at, status, error, ms, response or None)
+    return Answer(out, round_.at, status, error, ms, response or None)
 
 
-async def _send(outgoing: Sequence[Outgoing], at: datetime, timeout_s: float) -> list[Answer]:
+async def _send(
+    outgoing: Sequence[Outgoing],
+    at: datetime,
+    timeout_s: float,
+    allowed: Sequence[targets.Network],
+) -> list[Answer]:
     answers: list[Answer] = []
-    begun = time.perf_counter()
     window = asyncio.Semaphore(IN_FLIGHT)
     per_endpoint: dict[tuple[int, int], asyncio.Semaphore] = {}
-    limits = httpx.Limits(max_connections=IN_FLIGHT)
-    # trust_env: an installation that must go out through a proxy sets HTTPS_PROXY
-    async with httpx.AsyncClient(
-        timeout=timeout_s, follow_redirects=False, limits=limits
-    ) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        round_ = _Round(at, time.perf_counter(), timeout_s, allowed, stack)
 
         async def one(out: Outgoing) -> None:
             key = (out.workspace_id, out.endpoint_id)
             own = per_endpoint.setdefault(key, asyncio.Semaphore(PER_ENDPOINT))
             async with own, window:
                 # in the order they come back
-                answers.append(await _post(client, out, at, begun, timeout_s))
+                answers.append(await _post(round_, out))
 
         await asyncio.gather(*(one(out) for out in outgoing))
     return answers
 
 
 def send_all(
-    outgoing: Sequence[Outgoing], at: datetime, timeout_s: float = TIMEOUT_S
+    outgoing: Sequence[Outgoing],
+    at: datetime,
+    timeout_s: float = TIMEOUT_S,
+    allowed: Sequence[targets.Network] = (),
 ) -> list[Answer]:
     """POST every delivery; the answers in the order they came back. Never raises for a
-    receiver's failure: that is an answer too."""
+    receiver's failure: that is an answer too. ``allowed``: networks webhooks may reach
+    although they are not public (``targets``)."""
     if not outgoing:
         return []
-    return asyncio.run(_send(outgoing, at, timeout_s))
+    return asyncio.run(_send(outgoing, at, timeout_s, allowed))
 
 
 # -- 3. record -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from guanxi.errors import InvalidValue
@@ -19,7 +20,8 @@ def _url(value: str) -> str:
     try:
         parts = urlsplit(value)
         port = parts.port  # raises on a port that is not a number
-    except ValueError as exc:
+        httpx.URL(value)  # what sends it must read it too
+    except (ValueError, httpx.InvalidURL) as exc:
         raise InvalidValue(N_("not a valid URL")) from exc
     if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
         raise InvalidValue(N_("give an http:// or https:// URL with a host"))

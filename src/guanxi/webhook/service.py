@@ -3,7 +3,8 @@ disabling, and their delivery log (redeliver, test ping).
 
 A secret is generated here, returned once (on create and on rotate) and stored sealed with the
 installation's secret key; a rotation takes effect at the next attempt. Event types are checked
-against the workspace's catalogue (built-in types and its own); ``["*"]`` is every type.
+against the workspace's catalogue (built-in types and its own); ``["*"]`` is every type. A URL
+on this server or a private network is refused unless the installation allows it (``targets``).
 
 Disabling an endpoint — by a member, by the circuit breaker (``dispatch``) or because it
 answered 410 Gone — also fails its pending deliveries (``last_error`` says why): a disabled
@@ -32,7 +33,7 @@ from guanxi.kit.crypto import seal, unseal
 from guanxi.kit.pagination import SortSpec, paginate
 from guanxi.kit.secrets import new_token
 from guanxi.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from guanxi.webhook import fanout
+from guanxi.webhook import fanout, targets
 from guanxi.webhook.schemas import ALL, EndpointIn, Status
 
 STOPPED = "endpoint disabled"  # last_error of the deliveries a disabled endpoint leaves
@@ -114,11 +115,19 @@ def _writable(session: Session, actor: Principal, endpoint_id: int) -> WebhookEn
 
 
 def create_endpoint(
-    session: Session, actor: Principal, data: EndpointIn, secret_key: str, now: datetime
+    session: Session,
+    actor: Principal,
+    data: EndpointIn,
+    secret_key: str,
+    now: datetime,
+    *,
+    allowed: Sequence[targets.Network] = (),
 ) -> tuple[WebhookEndpoint, str]:
-    """The endpoint and its secret in clear (shown this once)."""
+    """The endpoint and its secret in clear (shown this once). A URL webhooks may not reach
+    is refused (``targets.check_url``; ``allowed``: the networks the installation allows)."""
     actor.require("webhooks:write")
     names = _checked(session, actor.workspace_id, data.event_types)
+    targets.check_url(data.url, allowed)
     secret = new_secret()
     endpoint = WebhookEndpoint(
         workspace_id=actor.workspace_id,
@@ -139,12 +148,20 @@ def create_endpoint(
 
 
 def update_endpoint(
-    session: Session, actor: Principal, endpoint_id: int, changes: dict[str, Any], now: datetime
+    session: Session,
+    actor: Principal,
+    endpoint_id: int,
+    changes: dict[str, Any],
+    now: datetime,
+    *,
+    allowed: Sequence[targets.Network] = (),
 ) -> WebhookEndpoint:
+    """Apply ``changes``; a new URL is checked as on creation."""
     endpoint = _writable(session, actor, endpoint_id)
     if "event_types" in changes:
         endpoint.event_types = _checked(session, actor.workspace_id, changes["event_types"])
     if "url" in changes:
+        targets.check_url(changes["url"], allowed)
         endpoint.url = changes["url"]
     if "description" in changes:
         endpoint.description = changes["description"] or None

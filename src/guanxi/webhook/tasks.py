@@ -8,6 +8,7 @@ transactions around the sending; ``deliver`` is the worker loop's hook.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -17,7 +18,7 @@ from guanxi.config import get_settings
 from guanxi.db import in_list, transaction
 from guanxi.kit.clock import utcnow
 from guanxi.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from guanxi.webhook import dispatch
+from guanxi.webhook import dispatch, targets
 from guanxi.worker.jobs import WORKER_ID
 
 KEEP = timedelta(days=30)  # finished deliveries (and their attempts) stay this long
@@ -32,17 +33,20 @@ def run_due(
     worker: str = WORKER_ID,
     limit: int = dispatch.BATCH,
     timeout_s: float = dispatch.TIMEOUT_S,
+    allowed: Sequence[targets.Network] | None = None,
 ) -> int:
     """One round: claim up to ``limit`` due deliveries, send them, record the answers.
     Returns how many were claimed (0: nothing was due). ``secret_key`` unseals the endpoints'
-    secrets (default: the installation's)."""
+    secrets, ``allowed`` are the networks webhooks may reach although not public (default:
+    the installation's)."""
     key = secret_key if secret_key is not None else get_settings().secret_key
+    networks = allowed if allowed is not None else get_settings().webhook_allowed_networks
     with transaction(factory) as session:
         outgoing = dispatch.claim(session, now, worker, key, limit)
         claimed = len(outgoing)
     if not outgoing:
         return claimed
-    answers = dispatch.send_all(outgoing, now, timeout_s)
+    answers = dispatch.send_all(outgoing, now, timeout_s, networks)
     with transaction(factory) as session:
         dispatch.record(session, answers, now, worker)
     return claimed
