@@ -2,7 +2,8 @@
 sandbox), with their credentials sealed at rest, and the dispatcher's cache of open connectors.
 
 A connector's ``Config`` model says which settings it takes; the ones typed ``SecretStr`` are
-kept sealed in ``ChannelAccount.secrets`` and never returned by the API.
+kept sealed in ``ChannelAccount.secrets`` and never returned by the API. An account is not
+deleted while something live still needs it (``in_use``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from guanxi.auth.principal import Principal
 from guanxi.channels.base import REGISTRY, Connector, secret_fields
 from guanxi.errors import Conflict, NotFound, ValidationFailed
 from guanxi.i18n import N_
+from guanxi.journey import graph as g
 from guanxi.kit.crypto import seal, unseal
-from guanxi.models import ChannelAccount, Message
+from guanxi.models import Broadcast, ChannelAccount, Journey, JourneyVersion, Message
 
 CHANNELS = ("email", "sms", "wecom", "wechat", "whatsapp")
 
@@ -40,6 +42,24 @@ class UnknownConnector(ValidationFailed):
 class AccountInUse(Conflict):
     code = "in_use"
     message = N_("This channel account still has messages waiting to be sent.")
+
+
+NOTHING_ELSE = {
+    "messages": N_(
+        "Messages are waiting to be sent on {channel} and no other enabled account sends it: "
+        "add or turn on another account first."
+    ),
+    "broadcast": N_(
+        "The broadcast {name} is being sent on {channel} and no other enabled account sends it: "
+        "add or turn on another account first."
+    ),
+    "journey": N_(
+        "The journey {name} sends {channel} messages and no other enabled account sends them: "
+        "add or turn on another account first, or archive the journey."
+    ),
+}
+LIVE = ("queued", "sending")
+RUNNING = ("active", "paused")  # journeys whose published versions can still send
 
 
 class CannotSendHere(Exception):
@@ -144,20 +164,91 @@ def _has_default(session: Session, workspace_id: int, channel: str, other_than: 
 
 
 def delete(session: Session, actor: Principal, account_id: int) -> None:
+    """Delete the account, refused (409 ``in_use``, nothing written) while something live
+    depends on it (``in_use``)."""
     row = get(session, actor, account_id)
-    waiting = session.scalar(
-        select(Message.id)
-        .where(
-            Message.workspace_id == actor.workspace_id,
-            Message.channel_account_id == row.id,
-            Message.status.in_(("queued", "sending")),
-        )
-        .limit(1)
-    )
-    if waiting is not None:
-        raise AccountInUse()
+    refused = in_use(session, row)
+    if refused is not None:
+        raise refused
     session.delete(row)
     session.flush()
+
+
+def in_use(session: Session, row: ChannelAccount) -> AccountInUse | None:
+    """Why ``row`` cannot be deleted now, if it cannot. Nothing else names an account — a
+    template, a broadcast, a journey's send step and the sending policy name a channel — so
+    what depends on it is: messages waiting that it is sending, or that were handed to it
+    (a retry); and, when it is the only enabled account of its channel, whatever is still to
+    send on that channel: messages waiting, a broadcast being written, the published versions
+    of a journey that is running or paused. An account turned off carries none of these."""
+    ws, channel = row.workspace_id, row.channel
+    pinned = select(Message.id).where(
+        Message.workspace_id == ws,
+        Message.channel_account_id == row.id,
+        Message.status.in_(LIVE),
+    )
+    if session.scalar(pinned.limit(1)) is not None:
+        return AccountInUse(details={"by": "messages"})
+    if not row.enabled or _another_sends(session, row):
+        return None
+    waiting = select(Message.id).where(
+        Message.workspace_id == ws, Message.channel == channel, Message.status.in_(LIVE)
+    )
+    if session.scalar(waiting.limit(1)) is not None:
+        return AccountInUse(NOTHING_ELSE["messages"], channel=channel, details={"by": "messages"})
+    broadcast = session.execute(
+        select(Broadcast.id, Broadcast.name)
+        .where(
+            Broadcast.workspace_id == ws,
+            Broadcast.channel == channel,
+            Broadcast.status == "sending",
+        )
+        .order_by(Broadcast.id)
+        .limit(1)
+    ).first()
+    if broadcast is not None:
+        details = {"by": "broadcast", "id": str(broadcast.id)}
+        return AccountInUse(
+            NOTHING_ELSE["broadcast"], name=broadcast.name, channel=channel, details=details
+        )
+    journey = _journey_sending(session, ws, channel)
+    if journey is not None:
+        details = {"by": "journey", "id": str(journey[0])}
+        return AccountInUse(
+            NOTHING_ELSE["journey"], name=journey[1], channel=channel, details=details
+        )
+    return None
+
+
+def _another_sends(session: Session, row: ChannelAccount) -> bool:
+    """Whether another enabled account of the workspace sends on ``row``'s channel."""
+    other = select(ChannelAccount.id).where(
+        ChannelAccount.workspace_id == row.workspace_id,
+        ChannelAccount.channel == row.channel,
+        ChannelAccount.enabled.is_(True),
+        ChannelAccount.id != row.id,
+    )
+    return session.scalar(other.limit(1)) is not None
+
+
+def _journey_sending(session: Session, workspace_id: int, channel: str) -> tuple[int, str] | None:
+    """(id, name) of a running or paused journey a published version of which sends on
+    ``channel`` (its contacts may be on any version)."""
+    versions = (
+        select(Journey.id, Journey.name, JourneyVersion.graph)
+        .join(
+            JourneyVersion,
+            (JourneyVersion.workspace_id == Journey.workspace_id)
+            & (JourneyVersion.journey_id == Journey.id),
+        )
+        .where(Journey.workspace_id == workspace_id, Journey.status.in_(RUNNING))
+        .order_by(Journey.id, JourneyVersion.version.desc())
+    )
+    for journey_id, name, raw in session.execute(versions):
+        graph = g.Graph.model_validate(raw)
+        if any(isinstance(n, g.SendNode) and n.channel == channel for n in graph.nodes):
+            return journey_id, name
+    return None
 
 
 def default_for(session: Session, workspace_id: int, channel: str) -> ChannelAccount | None:

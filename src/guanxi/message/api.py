@@ -128,7 +128,10 @@ def update_account(
 
 @router.delete("/channel-accounts/{channel_account_id}", status_code=204)
 def delete_account(channel_account_id: Id, actor: Actor, session: DB) -> Response:
-    """Refused (409 ``in_use``) while messages wait to go through it."""
+    """Refused (409 ``in_use``, ``details.by``: messages, broadcast or journey) while messages
+    wait to go through it, or while it is its channel's only enabled account and messages wait
+    on that channel, a broadcast on it is being written, or a running or paused journey sends
+    on it."""
     actor.require("channels:write")
     accounts.delete(session, actor, channel_account_id)
     return Response(status_code=204)
