@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from guanxi.db import in_list, upsert_statement
+from guanxi.db import in_list, upsert_rows
 from guanxi.event.records import Draft
 from guanxi.journey import graph as g
 from guanxi.kit.ids import new_id
@@ -118,11 +117,13 @@ def enrol(
             }
             for contact_id, rotation in pairs[start : start + CHUNK]
         ]
-        table: Any = JourneyEnrolment.__table__
-        stmt = upsert_statement(session, table).on_conflict_do_nothing(
-            index_elements=["workspace_id", "journey_id", "contact_id", "rotation"]
+        done += upsert_rows(
+            session,
+            JourneyEnrolment,
+            rows,
+            ["workspace_id", "journey_id", "contact_id", "rotation"],
+            returning="contact_id",
         )
-        done += list(session.scalars(stmt.returning(table.c.contact_id), rows))
     return done
 
 

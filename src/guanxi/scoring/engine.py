@@ -19,7 +19,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from guanxi.db import bulk_insert, in_list, upsert_statement
+from guanxi.db import bulk_insert, in_list, upsert_rows
 from guanxi.event.records import Draft, Stored
 from guanxi.kit.ids import new_ids
 from guanxi.models import ContactScore, Event, ScoreModel, ScorePoint, ScoreRule
@@ -233,19 +233,17 @@ def apply(
                     "updated_at": now,
                 }
             )
-    if rows:
-        stmt = upsert_statement(session, ContactScore)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["workspace_id", "model_id", "contact_id"],
-                set_={
-                    "engagement": ContactScore.engagement + stmt.excluded.engagement,
-                    "fit": stmt.excluded.fit,
-                    "updated_at": stmt.excluded.updated_at,
-                },
-            ),
-            rows,
-        )
+    upsert_rows(
+        session,
+        ContactScore,
+        rows,
+        ["workspace_id", "model_id", "contact_id"],
+        lambda old, new: {
+            "engagement": old.engagement + new.engagement,
+            "fit": new.fit,
+            "updated_at": new.updated_at,
+        },
+    )
     return changed
 
 

@@ -24,7 +24,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from guanxi.db import bulk_insert, in_list, upsert_statement
+from guanxi.db import bulk_insert, in_list, upsert_rows
 from guanxi.event.records import Draft, Stored
 from guanxi.kit.ids import new_ids
 from guanxi.models import Segment, SegmentChange, SegmentMember, SegmentTimer
@@ -37,7 +37,7 @@ from guanxi.segment.references import usable
 from guanxi.segment.service import schema_for
 
 CONDITION: TypeAdapter[Any] = TypeAdapter(conditions.Condition)
-TIMER_BATCH = 1000
+MEMBER_KEY = ("workspace_id", "segment_id", "contact_id")  # of members and of timers
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,7 @@ def _apply(
             {"workspace_id": workspace_id, "segment_id": segment_id, "contact_id": c, "since": now}
             for c in sorted(entered)
         ]
-        stmt = upsert_statement(session, SegmentMember).on_conflict_do_nothing()
-        came = sorted(session.scalars(stmt.returning(SegmentMember.contact_id), rows))
+        came = sorted(upsert_rows(session, SegmentMember, rows, MEMBER_KEY, returning="contact_id"))
     if came or went:
         session.execute(
             update(Segment)
@@ -201,15 +200,7 @@ def set_timers(
         for (s, c), at in sorted(due.items())
         if at is not None and have.get((s, c)) != at
     ]
-    if rows:
-        stmt = upsert_statement(session, SegmentTimer)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["workspace_id", "segment_id", "contact_id"],
-                set_={"due_at": stmt.excluded.due_at},
-            ),
-            rows,
-        )
+    upsert_rows(session, SegmentTimer, rows, MEMBER_KEY, lambda _, new: {"due_at": new.due_at})
 
 
 def refresh(

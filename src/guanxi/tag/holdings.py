@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from guanxi.db import in_list, upsert_statement
+from guanxi.db import in_list, upsert_rows
 from guanxi.event.records import Draft
 from guanxi.models import ContactTag, Tag, TagGroup
 
@@ -44,9 +44,7 @@ def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert holdings; one a concurrent writer inserted first is left as it is."""
-    if not rows:
-        return
-    session.execute(upsert_statement(session, ContactTag).on_conflict_do_nothing(), rows)
+    upsert_rows(session, ContactTag, rows, ["workspace_id", "contact_id", "tag_id"])
 
 
 def delete_rows(session: Session, workspace_id: int, pairs: Iterable[tuple[int, int]]) -> None:
