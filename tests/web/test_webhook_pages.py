@@ -5,17 +5,29 @@ deleting, in zh-CN and en; refusals that save nothing; readers; other workspaces
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+import pytest
 from fastapi import FastAPI
 
+from guanxi.app import create_app
 from guanxi.auth.permissions import Role
+from guanxi.config import Settings
 from guanxi.i18n import gettext, ngettext
 from guanxi.kit.clock import utcnow
 from tests.factories import make_tenant
 from tests.tag.client import Api
 from tests.web.test_console import console_login, csrf_of
-from tests.webhook.helpers import add_endpoint, deliver, deliveries
+from tests.webhook.helpers import LOOPBACK, add_endpoint, deliver, deliveries
 from tests.webhook.receiver import Receiver
+
+
+@pytest.fixture(scope="module")
+def app(settings: Settings) -> Iterator[FastAPI]:
+    """An installation whose webhooks may reach the receiver on this machine."""
+    application = create_app(settings.model_copy(update={"webhook_allowed_networks": LOOPBACK}))
+    yield application
+    application.state.engine.dispose()
 
 
 def test_an_administrator_manages_an_endpoint_and_reads_its_log(app: FastAPI) -> None:

@@ -153,6 +153,7 @@ def create_endpoint(request: Request, console: ConsoleDep, data: PostedForm) -> 
             EndpointIn.model_validate(_definition(data)),
             request.app.state.settings.secret_key,
             utcnow(),
+            allowed=request.app.state.settings.webhook_allowed_networks,
         )
     except (GuanxiError, ValidationError) as exc:
         console.session.rollback()
@@ -181,6 +182,7 @@ def update_endpoint(
             webhook_id,
             EndpointPatch.model_validate(_definition(data)).changes(),
             utcnow(),
+            allowed=request.app.state.settings.webhook_allowed_networks,
         ),
         f"/app/webhooks/{webhook_id}",
         webhook_id,
