@@ -21,9 +21,9 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import Table, and_, column, delete, or_, select, tuple_, update, values
 from sqlalchemy.orm import Session, sessionmaker
 
 from guanxi.channels.base import (
@@ -253,7 +253,8 @@ class Dispatcher:
             every = self.settings.dispatch_lease_s / 3
             while True:
                 await asyncio.sleep(every)
-                await asyncio.to_thread(self._renew, set(unsettled))
+                async with recording:  # never beside a record of the same rows: no deadlock
+                    await asyncio.to_thread(self._renew, set(unsettled))
 
         tasks = []
         for key, outs in groups.items():
@@ -269,54 +270,39 @@ class Dispatcher:
             renewing.cancel()
 
     def _renew(self, held: set[tuple[int, int]]) -> None:
+        if not held:
+            return
         until = self.clock() + timedelta(seconds=self.settings.dispatch_lease_s)
+        table = cast(Table, Message.__table__)
         with transaction(self.factory) as session:
-            for workspace_id, message_id in sorted(held):
-                session.execute(
-                    update(Message)
-                    .where(
-                        Message.workspace_id == workspace_id,
-                        Message.id == message_id,
-                        Message.status == "sending",
-                        Message.claimed_by == self.worker,
-                    )
-                    .values(lease_until=until)
+            session.execute(
+                update(table)
+                .where(
+                    tuple_(table.c.workspace_id, table.c.id).in_(sorted(held)),
+                    table.c.status == "sending",
+                    table.c.claimed_by == self.worker,
                 )
+                .values(lease_until=until)
+            )
 
     # -- recording ---------------------------------------------------------------------------
 
     def _record(self, results: list[Result]) -> None:
         now = self.clock()
+        settled = [(r, *settle(r, now)) for r in results]
         with transaction(self.factory) as session:
+            held = _settle_messages(
+                session, self.worker, [(r.out, values) for r, values, _, _ in settled]
+            )
+            mine = [s for s in settled if (s[0].out.workspace_id, s[0].out.message_id) in held]
+            _finish_attempts(
+                session,
+                now,
+                [(r.out, outcome, detail) for r, _, outcome, detail in mine],
+            )
             events: dict[int, list[Draft]] = {}
-            for r in results:
+            for r, *_ in mine:
                 out = r.out
-                values, outcome, detail = settle(r, now)
-                held = session.execute(
-                    update(Message)
-                    .where(
-                        Message.workspace_id == out.workspace_id,
-                        Message.id == out.message_id,
-                        Message.status == "sending",
-                        Message.claimed_by == self.worker,
-                    )
-                    .values(**values)
-                )
-                if not getattr(held, "rowcount", 0):
-                    continue  # another dispatcher took it over after our lease ran out
-                attempt = (
-                    (MessageAttempt.workspace_id == out.workspace_id)
-                    & (MessageAttempt.message_id == out.message_id)
-                    & (MessageAttempt.n == out.attempt)
-                )
-                if outcome == "throttled":  # nothing was tried: the attempt was not one
-                    session.execute(delete(MessageAttempt).where(attempt))
-                else:
-                    session.execute(
-                        update(MessageAttempt)
-                        .where(attempt)
-                        .values(finished_at=now, outcome=outcome, detail=detail)
-                    )
                 if r.sent is not None and out.contact_id:
                     events.setdefault(out.workspace_id, []).append(
                         Draft(
@@ -331,6 +317,75 @@ class Dispatcher:
                     )
             for workspace_id, drafts in events.items():
                 events_service.store(session, workspace_id, drafts, now)
+
+
+def _update_from_values(
+    table: Any, keys: Sequence[str], rows: Sequence[dict[str, Any]], fence: Sequence[Any]
+) -> Any:
+    """One UPDATE of ``table`` for many rows (``UPDATE … FROM (VALUES …)``, the values in a
+    ``WITH`` so that SQLite takes it too): each row names its target by the ``keys`` columns
+    and holds its new values. A value that every row shares is a plain parameter, so a column
+    of NULLs never goes through VALUES (where PostgreSQL would type it text)."""
+    columns = [k for k in rows[0] if k not in keys]
+    shared = {c: rows[0][c] for c in columns if all(r[c] == rows[0][c] for r in rows)}
+    varying = [c for c in columns if c not in shared]
+    names = [*keys, *varying]
+    given = (
+        values(*(column(n, table.c[n].type) for n in names), name="v")
+        .data([tuple(r[n] for n in names) for r in rows])
+        .cte("v")
+    )
+    return (
+        update(table)
+        .where(*(table.c[k] == given.c[k] for k in keys), *fence)
+        .values({**shared, **{c: given.c[c] for c in varying}})
+    )
+
+
+def _settle_messages(
+    session: Session, worker: str, settled: Sequence[tuple[Outgoing, dict[str, Any]]]
+) -> set[tuple[int, int]]:
+    """Write each message's new values, fenced: only a message this dispatcher still holds
+    (still ``sending``, claimed by ``worker``) changes — another took over one whose lease ran
+    out. One statement per shape of values (a group is usually all sent: one); returns the
+    messages written."""
+    table = Message.__table__
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for out, new in settled:
+        row = {"workspace_id": out.workspace_id, "id": out.message_id, **new}
+        shapes.setdefault(tuple(sorted(new)), []).append(row)
+    held: set[tuple[int, int]] = set()
+    fence = (table.c.status == "sending", table.c.claimed_by == worker)
+    for rows in shapes.values():
+        stmt = _update_from_values(table, ("workspace_id", "id"), rows, fence)
+        found = session.execute(stmt.returning(table.c.workspace_id, table.c.id))
+        held.update((w, m) for w, m in found)
+    return held
+
+
+def _finish_attempts(
+    session: Session, now: datetime, finished: Sequence[tuple[Outgoing, str, str | None]]
+) -> None:
+    """Each attempt's outcome; a throttled one is deleted: nothing was tried, so it was not
+    an attempt."""
+    table = cast(Table, MessageAttempt.__table__)
+    keys = ("workspace_id", "message_id", "n")
+    rows = [
+        {
+            "workspace_id": out.workspace_id,
+            "message_id": out.message_id,
+            "n": out.attempt,
+            "finished_at": now,
+            "outcome": outcome,
+            "detail": detail,
+        }
+        for out, outcome, detail in finished
+    ]
+    tried = [r for r in rows if r["outcome"] != "throttled"]
+    if tried:
+        session.execute(_update_from_values(table, keys, tried, ()))
+    if untried := [tuple(r[k] for k in keys) for r in rows if r["outcome"] == "throttled"]:
+        session.execute(delete(table).where(tuple_(*(table.c[k] for k in keys)).in_(untried)))
 
 
 def settle(r: Result, now: datetime) -> tuple[dict[str, Any], str, str | None]:
