@@ -17,8 +17,8 @@ from sqlalchemy import update
 
 from guanxi.channels.sandbox.connector import mailbox
 from guanxi.kit.clock import utcnow
-from guanxi.message.dispatcher import Dispatcher
-from guanxi.models import Message
+from guanxi.message.dispatcher import MAX_TAKEOVERS, Dispatcher
+from guanxi.models import Message, MessageAttempt
 from tests.factories import Tenant, make_tenant
 from tests.message.support import contact, dispatch, message, sandbox, send, template
 
@@ -163,6 +163,52 @@ def test_a_message_whose_dispatcher_died_goes_again_with_the_same_key(app: FastA
     done = message(tenant, queued["id"])
     assert (done["status"], done["attempts"]) == ("sent", 2)
     assert [m.key for m in box.sent] == [queued["key"]]
+
+
+def test_a_message_that_keeps_stopping_its_dispatchers_is_given_up(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    name = f"d8-{tenant.workspace_id}"
+    sandbox(tenant, "sms", name)
+    person = contact(tenant, name="毒丸", phone="13400134000")
+    sms = template(tenant, "sms", "毒丸")
+    once_more, poison = send(tenant, person, sms), send(tenant, person, sms)
+    started = utcnow() - timedelta(minutes=10)
+    # each was taken by dispatchers that stopped mid-send, one time short of the limit and at it
+    for queued, stops in ((once_more, MAX_TAKEOVERS - 1), (poison, MAX_TAKEOVERS)):
+        with tenant.session() as s:
+            s.execute(
+                update(Message)
+                .where(Message.workspace_id == tenant.workspace_id, Message.id == int(queued["id"]))
+                .values(
+                    status="sending",
+                    claimed_by="dead-worker",
+                    lease_until=utcnow() - timedelta(seconds=1),
+                    attempts=stops,
+                )
+            )
+            s.add_all(
+                MessageAttempt(
+                    workspace_id=tenant.workspace_id,
+                    message_id=int(queued["id"]),
+                    n=n,
+                    worker="dead-worker",
+                    started_at=started,
+                )
+                for n in range(1, stops + 1)
+            )
+    dispatch(app)
+    assert [m.key for m in mailbox(name).sent] == [once_more["key"]]
+    sent = message(tenant, once_more["id"])
+    assert (sent["status"], sent["attempts"]) == ("sent", MAX_TAKEOVERS)
+    failed = message(tenant, poison["id"])
+    assert (failed["status"], failed["reason"]) == ("failed", "too_many_attempts")
+    assert failed["attempts"] == MAX_TAKEOVERS
+    assert [t["outcome"] for t in failed["tries"]] == [None] * MAX_TAKEOVERS
+    with tenant.session() as s:
+        row = s.get(Message, (tenant.workspace_id, int(poison["id"])))
+        assert row is not None
+        assert (row.claimed_by, row.lease_until) == (None, None)
+    assert dispatch(app) == 0
 
 
 def test_cancel_only_what_has_not_gone(app: FastAPI) -> None:

@@ -10,7 +10,8 @@ What a crash can repeat: a message is marked ``sending`` before it is handed ove
 ``sent`` right after, so a kill between the two leaves it ``sending`` until its lease runs out;
 then another round sends it again — with the same key, so the same Message-ID. Only messages in
 flight or sent-but-not-yet-recorded at the instant of the kill can repeat: at most the
-connector's window plus one record group.
+connector's window plus one record group. A message taken over ``MAX_TAKEOVERS`` times is
+failed instead (``too_many_attempts``): it may itself be what kills its dispatchers.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, column, delete, or_, select, tuple_, update, values
+from sqlalchemy import Table, and_, column, delete, func, or_, select, tuple_, update, values
 from sqlalchemy.orm import Session, sessionmaker
 
 from guanxi.channels.base import (
@@ -47,6 +48,9 @@ from guanxi.worker.jobs import WORKER_ID
 log = logging.getLogger("guanxi.dispatcher")
 
 MAX_ATTEMPTS = 8
+# a message whose dispatcher stopped mid-send this many times is not sent again: it may be
+# what stops them (a poison message), and each stop repeats the sends in flight beside it
+MAX_TAKEOVERS = 3
 RECORD_GROUP = 25  # results committed together: bounds what a kill can leave unrecorded
 SENT_EVENT = {"email": "email_sent", "sms": "sms_sent"}
 
@@ -82,6 +86,38 @@ def _claimable(now: datetime) -> Any:
         and_(Message.status == "queued", Message.due_at <= now),
         and_(Message.status == "sending", Message.lease_until < now),
     )
+
+
+def _give_up_on_poison(
+    session: Session, workspace_id: int, claimed: list[Message]
+) -> list[Message]:
+    """The claimed messages still to send: one taken over (``sending``, its lease run out) for
+    the ``MAX_TAKEOVERS``-th time fails with ``too_many_attempts`` instead. A stop is counted
+    as an attempt that was never finished (every attempt a dispatcher records is finished or,
+    throttled, deleted)."""
+    taken = {m.id for m in claimed if m.status == "sending"}
+    if not taken:
+        return claimed
+    stops = dict(
+        session.execute(
+            select(MessageAttempt.message_id, func.count())
+            .where(
+                MessageAttempt.workspace_id == workspace_id,
+                MessageAttempt.message_id.in_(taken),
+                MessageAttempt.finished_at.is_(None),
+            )
+            .group_by(MessageAttempt.message_id)
+        ).all()
+    )
+    keep = []
+    for m in claimed:
+        if stops.get(m.id, 0) < MAX_TAKEOVERS:
+            keep.append(m)
+            continue
+        log.warning("message given up: its dispatchers kept stopping", extra={"message_id": m.id})
+        m.status, m.reason = "failed", "too_many_attempts"
+        m.lease_until = m.claimed_by = None
+    return keep
 
 
 def claim(session: Session, now: datetime, limit: int) -> list[Message]:
@@ -143,6 +179,7 @@ class Dispatcher:
         # workspaces in id order, contacts in key order within each: every dispatcher takes the
         # gate's advisory locks in one global order, so two cannot deadlock on them
         for workspace_id, mine in sorted(by_workspace.items()):
+            mine = _give_up_on_poison(session, workspace_id, mine)
             # a message taken over from a dispatcher that died was judged already, unless it
             # died before it wrote down the address
             fresh = [m for m in mine if m.status == "queued" or m.to_address is None]
