@@ -57,9 +57,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _refuse_nul(
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
 ) -> None:
-    """PostgreSQL cannot store NUL in text and SQLite can: refuse it on both, the same way
-    (the HTTP edge answers 422 ``invalid_value``). Parameters come as a dict, a tuple, a list
-    of either (executemany) or one flat tuple for a multi-row INSERT."""
+    """PostgreSQL cannot store NUL in text (psycopg and the server refuse it with a
+    ``DataError``, jsonb its ``\\u0000`` escape too) and SQLite can: on SQLite refuse it the
+    same way (the HTTP edge answers 422 ``invalid_value``). Parameters come as a dict, a tuple,
+    a list of either (executemany) or one flat tuple for a multi-row INSERT."""
     stack = [parameters]
     while stack:
         item = stack.pop()
@@ -82,11 +83,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "before_cursor_execute", _refuse_nul)
     else:
         kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("pool_size", 10)
         engine = create_engine(url, **kwargs)
-    event.listen(engine, "before_cursor_execute", _refuse_nul)
     return engine
 
 

@@ -115,8 +115,12 @@ def _identity_addresses(
 def _lock_contacts(session: Session, workspace_id: int, contact_ids: set[int]) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return  # one dispatcher on SQLite, and its writes are serialised anyway
-    for key in sorted(zlib.crc32(f"{workspace_id}:{c}".encode()) for c in contact_ids):
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    # one statement: the function scan yields the array in order, so the locks are taken in it
+    keys = sorted({zlib.crc32(f"{workspace_id}:{c}".encode()) for c in contact_ids})
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+        {"keys": keys},
+    )
 
 
 def _history(
