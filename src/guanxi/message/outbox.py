@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from guanxi.db import upsert_statement
+from guanxi.db import upsert_rows
 from guanxi.kit.ids import new_id
 from guanxi.models import Message
 
@@ -99,11 +99,9 @@ def enqueue(session: Session, workspace_id: int, drafts: Sequence[Draft], now: d
 
 
 def insert_new(session: Session, model: Any, rows: list[dict[str, Any]], unique: list[str]) -> int:
-    """Insert the rows whose ``unique`` columns are new; returns how many were. One statement,
-    compiled once and run over the rows (insertmanyvalues batches them)."""
-    table = model.__table__
-    stmt = upsert_statement(session, table).on_conflict_do_nothing(index_elements=unique)
-    return len(session.execute(stmt.returning(table.c.id), rows).all())
+    """Insert the rows whose ``unique`` columns are new; returns how many were (one
+    statement)."""
+    return len(upsert_rows(session, model, rows, unique, returning="id"))
 
 
 def by_key(session: Session, workspace_id: int, key: str) -> Message | None:
