@@ -20,6 +20,7 @@ from sqlalchemy import (
     Engine,
     String,
     Table,
+    bindparam,
     column,
     create_engine,
     event,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -130,6 +132,15 @@ def _jsonable(value: Any) -> str:
 _rows_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_jsonable).encode
 
 
+def _recordset(table: Table, names: Sequence[str]) -> Any:
+    """``jsonb_to_recordset(:rows) AS r(name type, …)``: rows sent as one JSON document."""
+    return (
+        func.jsonb_to_recordset(text("CAST(:rows AS jsonb)"))
+        .table_valued(*(column(n, table.c[n].type) for n in names))
+        .render_derived(name="r", with_types=True)
+    )
+
+
 def upsert_rows(
     session: Session,
     model: type[Any],
@@ -150,11 +161,7 @@ def upsert_rows(
     names = list(rows[0])
     params: Any
     if session.get_bind().dialect.name == "postgresql":
-        derived = (
-            func.jsonb_to_recordset(text("CAST(:rows AS jsonb)"))
-            .table_valued(*(column(n, table.c[n].type) for n in names))
-            .render_derived(name="r", with_types=True)
-        )
+        derived = _recordset(table, names)
         stmt: Any = pg_insert(table).from_select(names, select(*(derived.c[n] for n in names)))
         params = {"rows": _rows_json(list(rows))}
     else:
@@ -170,6 +177,34 @@ def upsert_rows(
         return list(session.scalars(stmt.returning(table.c[returning]), params))
     session.execute(stmt, params)
     return []
+
+
+def update_rows(
+    session: Session, model: type[Any], rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> None:
+    """Set each row's other columns where its ``keys`` match, for many rows in one statement
+    (``UPDATE … FROM jsonb_to_recordset`` on PostgreSQL, as ``upsert_rows``; executemany on
+    SQLite). Every row carries the columns of the first."""
+    if not rows:
+        return
+    table = cast(Table, model.__table__)
+    names = list(rows[0])
+    if session.get_bind().dialect.name == "postgresql":
+        derived = _recordset(table, names)
+        stmt = (
+            sa_update(table)
+            .where(*(table.c[k] == derived.c[k] for k in keys))
+            .values({n: derived.c[n] for n in names if n not in keys})
+        )
+        session.execute(stmt, {"rows": _rows_json(list(rows))})
+        return
+    # SQLite: bound names must differ from the columns an UPDATE sets
+    stmt = (
+        sa_update(table)
+        .where(*(table.c[k] == bindparam(f"p_{k}", type_=table.c[k].type) for k in keys))
+        .values({n: bindparam(f"p_{n}", type_=table.c[n].type) for n in names if n not in keys})
+    )
+    session.execute(stmt, [{f"p_{n}": v for n, v in row.items()} for row in rows])
 
 
 def bulk_insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:

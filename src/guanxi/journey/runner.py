@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from guanxi.db import bulk_insert, in_list, transaction
+from guanxi.db import bulk_insert, in_list, transaction, update_rows
 from guanxi.event import service as events
 from guanxi.event.records import Draft
 from guanxi.journey import effects, engine
@@ -124,10 +124,10 @@ def advance(session: Session, rows: Sequence[JourneyEnrolment], now: datetime) -
             _place(row, t, now)
             if t.finished:
                 exits[workspace_id].append(_exited(row, now))
-    session.flush()
+    _save(session, rows)
     by_id = {row.id: row for row in rows}
     for workspace_id, asked in by_workspace.items():
-        _carry_out(session, workspace_id, asked, by_id, now)
+        _save(session, _carry_out(session, workspace_id, asked, by_id, now))
     for workspace_id, drafts in exits.items():
         events.store(session, workspace_id, drafts, now)
     ids = new_ids(len(steps))
@@ -142,13 +142,15 @@ def _carry_out(
     asked: list[effects.Asked],
     rows: dict[int, JourneyEnrolment],
     now: datetime,
-) -> None:
+) -> list[JourneyEnrolment]:
     """The batch's effects together; if they fail (a value a field refuses, a bug), each
-    enrolment's on its own, so that one bad step fails its enrolment, not every journey."""
+    enrolment's on its own, so that one bad step fails its enrolment, not every journey.
+    Returns the enrolments that failed so."""
+    failed: list[JourneyEnrolment] = []
     try:
         with session.begin_nested():
             effects.carry_out(session, workspace_id, asked, now)
-        return
+        return failed
     except Exception:
         log.warning("a batch's effects failed: one enrolment at a time", exc_info=True)
     mine: dict[int, list[effects.Asked]] = defaultdict(list)
@@ -160,6 +162,39 @@ def _carry_out(
                 effects.carry_out(session, workspace_id, own, now)
         except Exception as exc:
             _fail(rows[enrolment_id], now, exc)
+            failed.append(rows[enrolment_id])
+    return failed
+
+
+PLACE = (
+    "node_id",
+    "status",
+    "due_at",
+    "step",
+    "visits",
+    "state",
+    "node_entered_at",
+    "finished_at",
+    "exit_reason",
+    "error",
+)
+
+
+def _save(session: Session, rows: Sequence[JourneyEnrolment]) -> None:
+    """Write the enrolments' places in one statement. The rows leave the session first: its
+    flush would write them again, a statement per row."""
+    for row in rows:
+        if row in session:
+            session.expunge(row)
+    update_rows(
+        session,
+        JourneyEnrolment,
+        [
+            {"workspace_id": r.workspace_id, "id": r.id} | {c: getattr(r, c) for c in PLACE}
+            for r in rows
+        ],
+        ["workspace_id", "id"],
+    )
 
 
 def _fail(row: JourneyEnrolment, now: datetime, exc: Exception) -> None:
