@@ -20,7 +20,8 @@ from guanxi.kit.clock import utcnow
 from guanxi.message.dispatcher import MAX_TAKEOVERS, Dispatcher
 from guanxi.models import Message, MessageAttempt
 from tests.factories import Tenant, make_tenant
-from tests.message.support import contact, dispatch, message, sandbox, send, template
+from tests.mail_sink import MailSink
+from tests.message.support import contact, dispatch, message, sandbox, send, smtp, template
 
 
 def _timeline(tenant: Tenant, contact_id: str) -> list[str]:
@@ -209,6 +210,24 @@ def test_a_message_that_keeps_stopping_its_dispatchers_is_given_up(app: FastAPI)
         assert row is not None
         assert (row.claimed_by, row.lease_until) == (None, None)
     assert dispatch(app) == 0
+
+
+def test_a_throttled_domain_hands_the_message_back_without_an_attempt(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    with MailSink() as sink:
+        smtp(tenant, sink.port, per_domain_per_s={"kehu.cn": 1}, throttle_max_wait_s=0)
+        mail = template(tenant, "email", "限流", subject="Hi", html="<p>hi</p>")
+        first, second = (
+            send(tenant, contact(tenant, name=n, email=f"{n}@kehu.cn"), mail)
+            for n in ("first", "second")
+        )
+        dispatch(app)
+        assert [rcpt for rcpt, _ in sink.received] == [["first@kehu.cn"]]
+    sent, waiting = message(tenant, first["id"]), message(tenant, second["id"])
+    assert (sent["status"], sent["attempts"]) == ("sent", 1)
+    assert [t["outcome"] for t in sent["tries"]] == ["sent"]
+    assert (waiting["status"], waiting["attempts"], waiting["tries"]) == ("queued", 0, [])
+    assert datetime.fromisoformat(waiting["due_at"]) <= utcnow() + timedelta(seconds=1)
 
 
 def test_cancel_only_what_has_not_gone(app: FastAPI) -> None:
