@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from guanxi.db import bulk_insert, in_list, transaction, update_rows
 from guanxi.event import service as events
 from guanxi.event.records import Draft
-from guanxi.journey import effects, engine
+from guanxi.journey import effects, engine, wakes
 from guanxi.journey import graph as g
 from guanxi.journey.versions import version_graph
 from guanxi.kit.clock import utcnow
@@ -59,6 +59,8 @@ def claim(session: Session, now: datetime, limit: int) -> list[JourneyEnrolment]
 def run_due(factory: sessionmaker[Session], now: datetime | None = None, batch: int = BATCH) -> int:
     """Advance one batch of due enrolments; returns how many were taken (0: none was due)."""
     now = now or utcnow()
+    with transaction(factory) as session:  # on its own: it holds no claim while it waits
+        wakes.apply(session, now)
     with transaction(factory) as session:
         rows = claim(session, now, batch)
         if rows:

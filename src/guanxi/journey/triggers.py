@@ -3,7 +3,7 @@ journeys they trigger (segment entered or left, an event with filters, a tag add
 reached, a form submitted), and wake the enrolments they may move on — those waiting for one of
 the batch's event types, and those whose journey has a goal the batch can make true. A wake
 only sets ``due_at`` to now: the runner decides (an early wake is harmless, the engine waits
-on).
+on); an enrolment already due gets a wake row instead (``wakes.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from guanxi.db import in_list
 from guanxi.event.records import Stored
-from guanxi.journey import engine, enrolments
+from guanxi.journey import engine, enrolments, wakes
 from guanxi.journey import graph as g
 from guanxi.journey.versions import version_graph
 from guanxi.models import Journey, JourneyEnrolment
@@ -129,6 +129,7 @@ def _wake(
         if not woken and not goal:
             continue
         who = contacts if goal else sorted({e.contact_id for e in events if e.type in woken})
+        wakes.record(session, workspace_id, journey.id, who, now)  # those already due
         session.execute(
             update(JourneyEnrolment)
             .where(

@@ -8,7 +8,14 @@ from guanxi.models.content import Content, TrackedLink
 from guanxi.models.event import Event, EventKey, EventType, TrackingSite
 from guanxi.models.form import Form, FormSubmission
 from guanxi.models.job import ImportChange, ImportError_, ImportMapping, Job
-from guanxi.models.journey import Journey, JourneyEnrolment, JourneyStep, JourneyVersion, Task
+from guanxi.models.journey import (
+    Journey,
+    JourneyEnrolment,
+    JourneyStep,
+    JourneyVersion,
+    JourneyWake,
+    Task,
+)
 from guanxi.models.lifecycle import LifecycleStage, StageChange
 from guanxi.models.message import (
     Broadcast,
@@ -56,6 +63,7 @@ __all__ = [
     "JourneyEnrolment",
     "JourneyStep",
     "JourneyVersion",
+    "JourneyWake",
     "LifecycleStage",
     "Membership",
     "Message",

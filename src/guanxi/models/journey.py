@@ -91,6 +91,20 @@ class JourneyEnrolment(Base):
     error: Mapped[str | None] = mapped_column(String(500))
 
 
+class JourneyWake(Base):
+    """An event that may move on a contact's enrolment in a journey, recorded when the
+    enrolment was already due — perhaps held by a runner that read the contact's events before
+    this one was committed, and would put it back to wait. The runner applies these at the
+    start of each round: the enrolment falls due again, nothing is missed."""
+
+    __tablename__ = "journey_wake"
+
+    workspace_id: Mapped[int] = _workspace()
+    journey_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class JourneyStep(Base):
     """A step an enrolment took at a node: done, waiting, skipped (with the reason), goal, exit
     or failed. Per-node counts and split results are read from here."""
