@@ -39,6 +39,13 @@ REASONS = {
     "invalid_address": N_("The provider refused the address."),
     "invalid_message": N_("The provider refused the message as malformed."),
     "cancelled": N_("Cancelled by a member."),
+    "channel_account_unusable": N_(
+        "The channel account cannot be used (its settings could not be read): fix or replace it."
+    ),
+    "too_many_attempts": N_(
+        "Its dispatcher stopped while sending it too many times: it may be what stops them, "
+        "so it is not tried again."
+    ),
 }
 
 OUTCOMES = {"sent": N_("Sent"), "retry": N_("Will be tried again"), "failed": N_("Failed")}
