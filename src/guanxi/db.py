@@ -20,7 +20,6 @@ from sqlalchemy import (
     Engine,
     String,
     Table,
-    bindparam,
     column,
     create_engine,
     event,
@@ -31,6 +30,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import update as sa_update
+from sqlalchemy import values as sa_values
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -180,31 +180,38 @@ def upsert_rows(
 
 
 def update_rows(
-    session: Session, model: type[Any], rows: Sequence[dict[str, Any]], keys: Sequence[str]
-) -> None:
-    """Set each row's other columns where its ``keys`` match, for many rows in one statement
-    (``UPDATE … FROM jsonb_to_recordset`` on PostgreSQL, as ``upsert_rows``; executemany on
-    SQLite). Every row carries the columns of the first."""
+    session: Session,
+    model: type[Any],
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    where: Sequence[ColumnElement[bool]] = (),
+) -> set[tuple[Any, ...]]:
+    """Set each row's other columns where its ``keys`` match (and ``where`` holds: a fence),
+    for many rows in one statement; returns the keys of the rows changed. Every row carries the
+    columns of the first. PostgreSQL: ``UPDATE … FROM jsonb_to_recordset``, the rows as one
+    JSON document (as ``upsert_rows``); SQLite: ``UPDATE … FROM`` a ``VALUES`` list in a
+    ``WITH``."""
     if not rows:
-        return
+        return set()
     table = cast(Table, model.__table__)
     names = list(rows[0])
+    params: dict[str, Any] = {}
     if session.get_bind().dialect.name == "postgresql":
-        derived = _recordset(table, names)
-        stmt = (
-            sa_update(table)
-            .where(*(table.c[k] == derived.c[k] for k in keys))
-            .values({n: derived.c[n] for n in names if n not in keys})
+        given = _recordset(table, names)
+        params = {"rows": _rows_json(list(rows))}
+    else:
+        given = (
+            sa_values(*(column(n, table.c[n].type) for n in names), name="v")
+            .data([tuple(r[n] for n in names) for r in rows])
+            .cte("v")
         )
-        session.execute(stmt, {"rows": _rows_json(list(rows))})
-        return
-    # SQLite: bound names must differ from the columns an UPDATE sets
     stmt = (
         sa_update(table)
-        .where(*(table.c[k] == bindparam(f"p_{k}", type_=table.c[k].type) for k in keys))
-        .values({n: bindparam(f"p_{n}", type_=table.c[n].type) for n in names if n not in keys})
+        .where(*(table.c[k] == given.c[k] for k in keys), *where)
+        .values({n: given.c[n] for n in names if n not in keys})
+        .returning(*(table.c[k] for k in keys))
     )
-    session.execute(stmt, [{f"p_{n}": v for n, v in row.items()} for row in rows])
+    return {tuple(r) for r in session.execute(stmt, params)}
 
 
 def bulk_insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:

@@ -57,15 +57,20 @@ def claim(session: Session, now: datetime, limit: int) -> list[JourneyEnrolment]
 
 
 def run_due(factory: sessionmaker[Session], now: datetime | None = None, batch: int = BATCH) -> int:
-    """Advance one batch of due enrolments; returns how many were taken (0: none was due)."""
+    """Advance one batch of due enrolments, then apply the wakes recorded meanwhile (in a
+    transaction of their own: it holds no claim while it waits); returns how many enrolments
+    were taken and wakes applied (0: nothing was due)."""
     now = now or utcnow()
-    with transaction(factory) as session:  # on its own: it holds no claim while it waits
-        wakes.apply(session, now)
     with transaction(factory) as session:
         rows = claim(session, now, batch)
         if rows:
             advance(session, rows, now)
-        return len(rows)
+        pending = wakes.pending(session, now)
+    woken = 0
+    if pending:
+        with transaction(factory) as session:
+            woken = wakes.apply(session, now)
+    return len(rows) + woken
 
 
 def _events(

@@ -5,7 +5,7 @@ still waiting (``due_at > now``): an enrolment already due may be held by a runn
 one that read the contact's events before this event was committed and is about to put the
 enrolment back to wait. The reactor's update cannot see that (it would have to wait for the
 runner's locks, inside an ingest, and deadlock), so it records a wake row instead; each runner
-round first applies the wakes — the enrolments fall due again and the runner reads the event.
+round applies the wakes — the enrolments fall due again and the runner reads the event.
 An enrolment another runner still holds keeps its wake for the next round: nothing is missed
 and nobody waits on anybody.
 """
@@ -47,6 +47,11 @@ def record(
     session.execute(
         upsert_statement(session, table).from_select(columns, due).on_conflict_do_nothing()
     )
+
+
+def pending(session: Session, now: datetime) -> bool:
+    """Is there a wake to apply? (One index probe: the runner asks every round.)"""
+    return session.scalar(select(JourneyWake.at).where(JourneyWake.at <= now).limit(1)) is not None
 
 
 def apply(session: Session, now: datetime) -> int:

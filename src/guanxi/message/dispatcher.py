@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, column, delete, func, or_, select, tuple_, update, values
+from sqlalchemy import Table, and_, delete, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from guanxi.channels.base import (
@@ -35,7 +35,7 @@ from guanxi.channels.base import (
     SendResult,
 )
 from guanxi.config import Settings
-from guanxi.db import bulk_insert, transaction
+from guanxi.db import bulk_insert, transaction, update_rows
 from guanxi.event import service as events_service
 from guanxi.event.records import Draft
 from guanxi.kit.clock import utcnow
@@ -356,29 +356,6 @@ class Dispatcher:
                 events_service.store(session, workspace_id, drafts, now)
 
 
-def _update_from_values(
-    table: Any, keys: Sequence[str], rows: Sequence[dict[str, Any]], fence: Sequence[Any]
-) -> Any:
-    """One UPDATE of ``table`` for many rows (``UPDATE … FROM (VALUES …)``, the values in a
-    ``WITH`` so that SQLite takes it too): each row names its target by the ``keys`` columns
-    and holds its new values. A value that every row shares is a plain parameter, so a column
-    of NULLs never goes through VALUES (where PostgreSQL would type it text)."""
-    columns = [k for k in rows[0] if k not in keys]
-    shared = {c: rows[0][c] for c in columns if all(r[c] == rows[0][c] for r in rows)}
-    varying = [c for c in columns if c not in shared]
-    names = [*keys, *varying]
-    given = (
-        values(*(column(n, table.c[n].type) for n in names), name="v")
-        .data([tuple(r[n] for n in names) for r in rows])
-        .cte("v")
-    )
-    return (
-        update(table)
-        .where(*(table.c[k] == given.c[k] for k in keys), *fence)
-        .values({**shared, **{c: given.c[c] for c in varying}})
-    )
-
-
 def _settle_messages(
     session: Session, worker: str, settled: Sequence[tuple[Outgoing, dict[str, Any]]]
 ) -> set[tuple[int, int]]:
@@ -394,9 +371,7 @@ def _settle_messages(
     held: set[tuple[int, int]] = set()
     fence = (table.c.status == "sending", table.c.claimed_by == worker)
     for rows in shapes.values():
-        stmt = _update_from_values(table, ("workspace_id", "id"), rows, fence)
-        found = session.execute(stmt.returning(table.c.workspace_id, table.c.id))
-        held.update((w, m) for w, m in found)
+        held |= update_rows(session, Message, rows, ("workspace_id", "id"), fence)
     return held
 
 
@@ -420,7 +395,7 @@ def _finish_attempts(
     ]
     tried = [r for r in rows if r["outcome"] != "throttled"]
     if tried:
-        session.execute(_update_from_values(table, keys, tried, ()))
+        update_rows(session, MessageAttempt, tried, keys)
     if untried := [tuple(r[k] for k in keys) for r in rows if r["outcome"] == "throttled"]:
         session.execute(delete(table).where(tuple_(*(table.c[k] for k in keys)).in_(untried)))
 
