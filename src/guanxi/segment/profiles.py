@@ -253,7 +253,12 @@ def load_scores(
             ContactScore.model_id,
             ContactScore.engagement,
             ContactScore.fit,
-        ).where(ContactScore.workspace_id == ws, in_list(session, ContactScore.contact_id, ids))
+        ).where(
+            ContactScore.workspace_id == ws,
+            # the models named: the key (workspace, model, contact) then finds each contact
+            ContactScore.model_id.in_(sorted(int(m) for m in schema.score_models)),
+            in_list(session, ContactScore.contact_id, ids),
+        )
     ):
         model = str(model_id)
         facts[contact_id][model] = decay.ScoreFact(
