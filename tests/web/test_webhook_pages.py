@@ -4,6 +4,7 @@ deleting, in zh-CN and en; refusals that save nothing; readers; other workspaces
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 
@@ -15,6 +16,7 @@ from guanxi.auth.permissions import Role
 from guanxi.config import Settings
 from guanxi.i18n import gettext, ngettext
 from guanxi.kit.clock import utcnow
+from guanxi.webhook import dispatch
 from tests.factories import make_tenant
 from tests.tag.client import Api
 from tests.web.test_console import console_login, csrf_of
@@ -187,3 +189,24 @@ def test_other_workspaces_endpoints_are_not_found(app: FastAPI) -> None:
     theirs = Api(victim).get(f"/webhooks/{endpoint['id']}")
     assert (theirs["url"], theirs["enabled"]) == ("https://example.com/h", True)
     assert deliveries(victim) == []
+
+
+def test_a_delivery_refused_for_its_address_is_explained_in_both_languages(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    endpoint = add_endpoint(Api(tenant), "http://localhost:9/hook")
+    console = console_login(app, tenant.admin.email)
+    page = f"/app/webhooks/{endpoint['id']}"
+    console.post(f"{page}/test", data={"csrf_token": csrf_of(console.get(page).text)})
+    deliver(app, utcnow(), allowed=[])  # an installation that allows no private network
+    [refused] = deliveries(tenant, endpoint["id"])
+    assert refused.last_error is not None
+    assert refused.last_error.startswith(dispatch.REFUSED)
+    detail = refused.last_error[len(dispatch.REFUSED) :]
+    said = (
+        "Not sent: webhooks may not reach this address ({detail}). An operator can allow a "
+        "network with GUANXI_WEBHOOK_ALLOWED_NETWORKS."
+    )
+    for language in ("zh_CN", "en"):
+        console.cookies.set("guanxi_lang", language)
+        shown = html.unescape(console.get(page).text)
+        assert gettext(said, language).format(detail=detail) in shown

@@ -73,6 +73,7 @@ def _context(console: Console) -> dict[str, Any]:
         "reason_labels": REASON_LABELS,
         "delivery_labels": DELIVERY_LABELS,
         "error_labels": ERROR_LABELS,
+        "refused": dispatch.REFUSED,
         "event_types": webhooks.event_type_names(console.session, console.principal),
         "can_write": console.principal.can("webhooks:write"),
     }

@@ -62,6 +62,7 @@ BREAKER_FAILURES = 20
 BREAKER_AGE = timedelta(hours=24)
 NOTIFY_KIND = "webhook_disabled"
 USER_AGENT = f"guanxi-webhooks/{__version__}"
+REFUSED = "not sent: "  # + the host, its address and why webhooks may not reach it
 ABANDONED = "gave up: its worker stopped during every attempt"
 RESPONSE_KEPT = 1000  # characters of an answer's body kept with its attempt
 UNREADABLE = "signing secret unreadable: the installation's secret key changed; rotate it"
@@ -254,7 +255,7 @@ async def _post(round_: _Round, out: Outgoing) -> Answer:
         elif not 200 <= status < 300:
             error = f"HTTP {status}"
     except targets.Refused as exc:
-        error = f"not sent: {exc}"[:500]
+        error = f"{REFUSED}{exc}"[:500]
     except socket.gaierror as exc:
         error = f"cannot resolve the host: {exc}"[:500]
     except (TimeoutError, httpx.TimeoutException):
