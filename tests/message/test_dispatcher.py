@@ -141,6 +141,21 @@ def test_send_time_checks_skip_or_defer_with_the_reason(app: FastAPI) -> None:
     assert state(ids["sleeping"]) == ("sent", None)
 
 
+def _died_sending(tenant: Tenant, message_id: str, attempts: int) -> None:
+    """What a dispatcher that died mid-send leaves: the row says sending, its lease ran out."""
+    with tenant.session() as s:
+        s.execute(
+            update(Message)
+            .where(Message.workspace_id == tenant.workspace_id, Message.id == int(message_id))
+            .values(
+                status="sending",
+                claimed_by="dead-worker",
+                lease_until=utcnow() - timedelta(seconds=1),
+                attempts=attempts,
+            )
+        )
+
+
 def test_a_message_whose_dispatcher_died_goes_again_with_the_same_key(app: FastAPI) -> None:
     tenant = make_tenant(app)
     name = f"d4-{tenant.workspace_id}"
@@ -148,18 +163,7 @@ def test_a_message_whose_dispatcher_died_goes_again_with_the_same_key(app: FastA
     box = mailbox(name)
     person = contact(tenant, name="韩梅梅", phone="13300133000")
     queued = send(tenant, person, template(tenant, "sms", "提醒"))
-    # a dispatcher took it and died: the row says sending, with a lease that ran out
-    with tenant.session() as s:
-        s.execute(
-            update(Message)
-            .where(Message.workspace_id == tenant.workspace_id, Message.id == int(queued["id"]))
-            .values(
-                status="sending",
-                claimed_by="dead-worker",
-                lease_until=utcnow() - timedelta(seconds=1),
-                attempts=1,
-            )
-        )
+    _died_sending(tenant, queued["id"], attempts=1)  # a dispatcher took it and died
     dispatch(app)
     done = message(tenant, queued["id"])
     assert (done["status"], done["attempts"]) == ("sent", 2)
@@ -176,17 +180,8 @@ def test_a_message_that_keeps_stopping_its_dispatchers_is_given_up(app: FastAPI)
     started = utcnow() - timedelta(minutes=10)
     # each was taken by dispatchers that stopped mid-send, one time short of the limit and at it
     for queued, stops in ((once_more, MAX_TAKEOVERS - 1), (poison, MAX_TAKEOVERS)):
+        _died_sending(tenant, queued["id"], attempts=stops)
         with tenant.session() as s:
-            s.execute(
-                update(Message)
-                .where(Message.workspace_id == tenant.workspace_id, Message.id == int(queued["id"]))
-                .values(
-                    status="sending",
-                    claimed_by="dead-worker",
-                    lease_until=utcnow() - timedelta(seconds=1),
-                    attempts=stops,
-                )
-            )
             s.add_all(
                 MessageAttempt(
                     workspace_id=tenant.workspace_id,
