@@ -6,6 +6,12 @@ the batch (no query per event) and returns the events it derived (a tag added, a
 changed), which are stored and passed through the pipeline in their turn. Later modules add
 their reactor here, in the order DESIGN.md gives: tag rules → scoring → lifecycle → segment
 membership → journey triggers; last, the events go out to the webhooks that subscribe to them.
+
+The events a reactor derives are stored at once, so the reactors after it in the same pass see
+them with the batch: segments are re-checked once for an order and the score it changed, not
+once for the order and again, in a second round, for the ``score_changed``. Each reactor sees
+each event exactly once; what a reactor derives for one before it (a ``segment_entered`` that a
+tag rule listens to) waits for the next pass.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from guanxi.tag import rules as tag_rules
 from guanxi.webhook import fanout as webhooks
 
 Reactor = Callable[[Session, int, Sequence[Stored], datetime], list[Draft]]
+Write = Callable[[Sequence[Draft]], list[Stored]]  # stores drafts; returns the new ones
 
 REACTORS: tuple[tuple[str, Reactor], ...] = (
     ("attribution", attribution.react),
@@ -37,18 +44,24 @@ REACTORS: tuple[tuple[str, Reactor], ...] = (
     ("webhooks", webhooks.react),
 )
 
-MAX_DEPTH = 4  # derived events of derived events … stop here: a cycle between rules, not work
+MAX_DEPTH = 4  # passes over derived events of derived events …: past that, a cycle between rules
 
 
 def run(
-    session: Session, workspace_id: int, events: Sequence[Stored], now: datetime
-) -> list[Draft]:
-    """Run every reactor on ``events``; returns what they derived, to be stored next."""
-    derived: list[Draft] = []
+    session: Session, workspace_id: int, events: Sequence[Stored], now: datetime, write: Write
+) -> None:
+    """Run every reactor on ``events`` and on what they derive (stored with ``write``)."""
+    seen: list[Stored] = list(events)  # every event of the batch so far, in the order stored
+    read = [0] * len(REACTORS)  # how far into ``seen`` each reactor has got
     session.info[SCHEMA_CACHE] = {}  # one reading of the workspace's schema for every reactor
     try:
-        for _, reactor in REACTORS:
-            derived += reactor(session, workspace_id, events, now)
+        for _ in range(MAX_DEPTH):
+            if all(done == len(seen) for done in read):
+                break
+            for i, (_, reactor) in enumerate(REACTORS):
+                todo, read[i] = seen[read[i] :], len(seen)
+                derived = reactor(session, workspace_id, todo, now) if todo else []
+                if derived:
+                    seen += write(derived)
     finally:
         session.info.pop(SCHEMA_CACHE, None)
-    return derived

@@ -116,11 +116,10 @@ def store(
 ) -> list[Outcome]:
     """Store ``drafts`` (one outcome each, in order) and run the reactors on what was new."""
     outcomes, stored = _write(session, workspace_id, drafts, now)
-    for _ in range(reactors.MAX_DEPTH):
-        if not stored:
-            break
-        derived = reactors.run(session, workspace_id, stored, now)
-        _, stored = _write(session, workspace_id, derived, now) if derived else ([], [])
+    if stored:
+        reactors.run(
+            session, workspace_id, stored, now, lambda d: _write(session, workspace_id, d, now)[1]
+        )
     return outcomes
 
 
