@@ -24,6 +24,7 @@ from guanxi.form.public import router as form_public
 from guanxi.http import errors, health, telemetry
 from guanxi.importer.api import router as import_router
 from guanxi.journey.api import router as journey_router
+from guanxi.kit import collector
 from guanxi.lifecycle.api import router as lifecycle_router
 from guanxi.message.api import router as message_router
 from guanxi.message.tracking import router as message_public
@@ -52,6 +53,7 @@ Lists return `{"items": [...], "next_cursor": …}`: pass `cursor=<next_cursor>`
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    collector.tune()  # in each of uvicorn's worker processes too
     settings = settings or get_settings()
     engine = make_engine(settings.database_url)
 

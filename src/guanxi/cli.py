@@ -39,6 +39,9 @@ def _settings(database_url: str | None) -> Settings:
 @app.callback()
 def _root() -> None:
     from guanxi.http.telemetry import configure_logging
+    from guanxi.kit import collector
+
+    collector.tune()
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
