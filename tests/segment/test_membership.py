@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from guanxi.db import transaction
+from guanxi.event.records import Stored
 from guanxi.kit.clock import utcnow
 from guanxi.models import Segment, SegmentChange, SegmentMember, SegmentTimer
-from guanxi.segment import timers
+from guanxi.segment import membership, timers
 from guanxi.segment.timing import TICK
 from tests.factories import Tenant, make_tenant
 
@@ -307,3 +308,31 @@ def test_account_changes_move_their_contacts(app: FastAPI) -> None:
     assert [m["id"] for m in tenant.call("GET", members)["items"]] == [contact["id"]]
     tenant.call("DELETE", f"/accounts/{account['id']}/contacts/{contact['id']}")
     assert tenant.call("GET", members)["items"] == []
+
+
+def test_a_batch_rechecks_each_segment_only_for_the_contacts_whose_events_can_change_it() -> None:
+    def live(id: int, condition: dict[str, Any]) -> membership.Live:
+        return membership.Live(id, f"s{id}", membership.CONDITION.validate_python(condition))
+
+    hot = live(1, PRICING_TWICE)
+    buyers = live(
+        2, {"kind": "event", "type": "order", "window": {"days": 30}, "op": "gte", "value": 1}
+    )
+    not_hot = live(3, {"kind": "segment", "segment": "1", "op": "not_in"})
+    at = utcnow()
+
+    def event(contact_id: int, type: str, **properties: Any) -> Stored:
+        return Stored(contact_id, contact_id, type, at, properties, None, None)
+
+    batch = [
+        event(10, "page_view"),
+        event(11, "order"),
+        event(12, "page_view"),
+        event(12, "order"),
+        event(13, "segment_exited", segment_id="1"),
+        event(14, "email_opened"),
+    ]
+    segments = [hot, buyers, not_hot]
+    assert membership.affected(segments, batch) == {1: {10, 12}, 2: {11, 12}, 3: {13}}
+    # the segment naming "hot" is checked as well, for whoever moves in "hot" (by refresh)
+    assert [s.id for s in membership.with_dependents(segments, {1, 2})] == [1, 2, 3]

@@ -15,6 +15,7 @@ Semantics both evaluators keep: a comparison holds only for a value that is set 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -319,7 +320,7 @@ def check(tree: Any, schema: Schema) -> None:
 PROFILE_EVENTS = frozenset({"form_submit", "identify", "profile_updated", "stage_changed"})
 
 
-def touched_by(tree: Any, types: set[str], moved: set[str]) -> bool:
+def touched_by(tree: Any, types: AbstractSet[str], moved: AbstractSet[str]) -> bool:
     """Can events of ``types`` — and entries into or exits from the segments ``moved`` — change
     this condition's answer? (What decides which rules and segments a batch re-checks.)"""
     for node in walk(tree):

@@ -207,13 +207,19 @@ def refresh(
     session: Session,
     workspace_id: int,
     segments: Sequence[Live],
-    contact_ids: Iterable[int],
+    contact_ids: Iterable[int] | Mapping[int, Iterable[int]],
     cause: str,
     now: datetime,
 ) -> list[Draft]:
-    """Re-evaluate ``segments`` (in dependency order) for these contacts; write what changed
-    and the next timers; returns the entered/exited events."""
-    ids = sorted(set(contact_ids))
+    """Re-evaluate ``segments`` (in dependency order) for these contacts — all of them, or for
+    each segment id the contacts to check — and for the contacts that moved in a segment it
+    names; write what changed and the next timers; returns the entered/exited events."""
+    if isinstance(contact_ids, Mapping):
+        targets = {s: set(c) for s, c in contact_ids.items()}
+    else:
+        everyone = set(contact_ids)
+        targets = {s.id: everyone for s in segments}
+    ids = sorted(set().union(*targets.values())) if targets else []
     if not segments or not ids:
         return []
     ws = workspace_id
@@ -234,9 +240,12 @@ def refresh(
     for segment in segments:
         entered: set[int] = set()
         exited: set[int] = set()
-        for contact_id, profile in loaded.items():
+        moved = set().union(
+            *(changes[r][0] | changes[r][1] for r in segment.refers if r in changes)
+        )
+        for contact_id in sorted((targets.get(segment.id, set()) | moved) & loaded.keys()):
             now_in = {str(s) for s in held[contact_id]}
-            current = replace(profile, segments=frozenset(now_in))
+            current = replace(loaded[contact_id], segments=frozenset(now_in))
             matches = conditions.evaluate(segment.tree, current, schema, now)
             was = segment.id in held[contact_id]
             if matches and not was:
@@ -271,13 +280,23 @@ def with_dependents(segments: Sequence[Live], hit: set[int]) -> list[Live]:
     return [s for s in segments if s.id in hit]
 
 
-def affected(segments: Sequence[Live], events: Sequence[Stored]) -> list[Live]:
-    """The segments these events can change — by their types, or by naming a segment that a
-    contact just entered or left — and those that name them (in order)."""
-    types, moved = profiles.signals(events)
-    return with_dependents(
-        segments, {s.id for s in segments if conditions.touched_by(s.tree, types, moved)}
-    )
+def affected(segments: Sequence[Live], events: Sequence[Stored]) -> dict[int, set[int]]:
+    """Segment id → the contacts whose events can change its answer — by their types, or by
+    naming a segment the contact just entered or left. (A segment naming one of these is
+    checked too, by ``refresh``, for the contacts that move in it.)"""
+    by_contact: dict[int, list[Stored]] = defaultdict(list)
+    for event in events:
+        by_contact[event.contact_id].append(event)
+    touching: dict[tuple[frozenset[str], frozenset[str]], list[int]] = {}
+    targets: dict[int, set[int]] = defaultdict(set)
+    for contact_id, own in by_contact.items():
+        types, moved = profiles.signals(own)
+        signal = (frozenset(types), frozenset(moved))
+        if signal not in touching:  # most contacts share a handful of signals
+            touching[signal] = [s.id for s in segments if conditions.touched_by(s.tree, *signal)]
+        for segment_id in touching[signal]:
+            targets[segment_id].add(contact_id)
+    return targets
 
 
 def react(
@@ -289,9 +308,9 @@ def react(
     segments = dynamic(session, workspace_id)
     if not segments:
         return []
-    contacts = {e.contact_id for e in events}
-    new = profiles.made_now(session, workspace_id, contacts, now)
+    new = profiles.made_now(session, workspace_id, {e.contact_id for e in events}, now)
+    targets = {s: c - new for s, c in affected(segments, events).items()}
     drafts = refresh(
-        session, workspace_id, affected(segments, events), contacts - new, "event", now
+        session, workspace_id, with_dependents(segments, set(targets)), targets, "event", now
     )
     return drafts + refresh(session, workspace_id, segments, new, "event", now)
