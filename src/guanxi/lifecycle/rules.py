@@ -126,16 +126,14 @@ def advance(
 def react(
     session: Session, workspace_id: int, events: Sequence[Stored], now: datetime
 ) -> list[Draft]:
-    """The batch's contacts, if its events can change some entry rule's answer; else only
-    those the request made (new people may match any rule)."""
-    contacts = {e.contact_id for e in events}
-    types, moved = profiles.signals(events)
+    """The contacts whose events can change some entry rule's answer, and those the request
+    made (new people may match any rule)."""
     trees = [
         RULE.validate_python(s.entry_rule) for s in _stages(session, workspace_id) if s.entry_rule
     ]
-    if not any(conditions.touched_by(t, types, moved) for t in trees):
-        contacts = profiles.made_now(session, workspace_id, contacts, now)
-    return advance(session, workspace_id, contacts, now)
+    return advance(
+        session, workspace_id, profiles.asked(session, workspace_id, events, trees, now), now
+    )
 
 
 def candidates(

@@ -301,14 +301,9 @@ def react(
         awards = award(engagement, seen, earlier)
         write_points(session, workspace_id, awards)
     fit: dict[tuple[int, int], float] = {}
-    if rules.has_fit:  # for everyone in the batch if its events can change a fit rule's answer
-        signals = profiles.signals(events)
+    if rules.has_fit:  # for the contacts whose events can change a fit rule's answer
         trees = [tree for model in rules.fit.values() for tree, _ in model]
-        asked = (
-            contacts
-            if any(conditions.touched_by(t, *signals) for t in trees)
-            else profiles.made_now(session, workspace_id, contacts, now)
-        )
+        asked = profiles.asked(session, workspace_id, events, trees, now)
         fit = fits(session, workspace_id, rules, asked, now) if asked else {}
     changed = apply(session, workspace_id, rules, awards, fit, now)
     return changed_events(session, workspace_id, changed, now)

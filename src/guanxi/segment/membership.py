@@ -281,22 +281,9 @@ def with_dependents(segments: Sequence[Live], hit: set[int]) -> list[Live]:
 
 
 def affected(segments: Sequence[Live], events: Sequence[Stored]) -> dict[int, set[int]]:
-    """Segment id → the contacts whose events can change its answer — by their types, or by
-    naming a segment the contact just entered or left. (A segment naming one of these is
-    checked too, by ``refresh``, for the contacts that move in it.)"""
-    by_contact: dict[int, list[Stored]] = defaultdict(list)
-    for event in events:
-        by_contact[event.contact_id].append(event)
-    touching: dict[tuple[frozenset[str], frozenset[str]], list[int]] = {}
-    targets: dict[int, set[int]] = defaultdict(set)
-    for contact_id, own in by_contact.items():
-        types, moved = profiles.signals(own)
-        signal = (frozenset(types), frozenset(moved))
-        if signal not in touching:  # most contacts share a handful of signals
-            touching[signal] = [s.id for s in segments if conditions.touched_by(s.tree, *signal)]
-        for segment_id in touching[signal]:
-            targets[segment_id].add(contact_id)
-    return targets
+    """Segment id → the contacts whose events can change its answer. (A segment naming one of
+    these is checked too, by ``refresh``, for the contacts that move in it.)"""
+    return profiles.touching(events, {s.id: s.tree for s in segments})
 
 
 def react(

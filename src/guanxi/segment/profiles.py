@@ -9,9 +9,9 @@ of data for the whole batch, never one per contact.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
@@ -42,10 +42,12 @@ from guanxi.segment.conditions import (
     ScoreCond,
     SegmentCond,
     TagCond,
+    touched_by,
     walk,
 )
 
 FIELD_NAMES = ("id", *CONTACT_FIELDS, "custom")
+K = TypeVar("K")
 
 
 def fields_of(row: Any) -> dict[str, Any]:
@@ -118,6 +120,35 @@ def signals(events: Iterable[Any]) -> tuple[set[str], set[str]]:
         if e.type in ("segment_entered", "segment_exited") and "segment_id" in e.properties
     }
     return {e.type for e in batch}, moved
+
+
+def touching(events: Iterable[Any], trees: Mapping[K, Any]) -> dict[K, set[int]]:
+    """Key → the contacts whose own events can change that tree's answer — by their types, or
+    by naming a segment the contact just entered or left (``conditions.touched_by``)."""
+    by_contact: dict[int, list[Any]] = defaultdict(list)
+    for event in events:
+        by_contact[event.contact_id].append(event)
+    hit: dict[tuple[frozenset[str], frozenset[str]], list[K]] = {}
+    found: dict[K, set[int]] = defaultdict(set)
+    for contact_id, own in by_contact.items():
+        types, moved = signals(own)
+        signal = (frozenset(types), frozenset(moved))
+        if signal not in hit:  # most contacts share a handful of signals
+            hit[signal] = [k for k, tree in trees.items() if touched_by(tree, *signal)]
+        for k in hit[signal]:
+            found[k].add(contact_id)
+    return found
+
+
+def asked(
+    session: Session, workspace_id: int, events: Sequence[Any], trees: Sequence[Any], now: datetime
+) -> set[int]:
+    """The batch's contacts to re-check against ``trees``: those whose own events can change
+    one's answer, and whoever this request made (someone new may match any condition)."""
+    contacts = {e.contact_id for e in events}
+    return set().union(*touching(events, dict(enumerate(trees))).values()) | made_now(
+        session, workspace_id, contacts, now
+    )
 
 
 def load(
