@@ -20,6 +20,7 @@ from sqlalchemy import (
     Engine,
     String,
     Table,
+    any_,
     column,
     create_engine,
     event,
@@ -272,14 +273,18 @@ def in_list(
     session: Session, column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
 ) -> ColumnElement[bool]:
     """``column IN values`` for thousands of values. On PostgreSQL the values travel as one
-    array and are unnested into a semi-join: binding each value costs more than the query, and
-    ``= ANY(array)`` turns into rows × values comparisons whenever the planner picks a scan."""
+    array (binding each value costs more than the query) compared with ``= ANY``: an index
+    probe per value where the column leads an index, and where the planner scans instead, a
+    hashed lookup per row — the array is a constant, as every statement is planned for its own
+    parameters (``plan_cache_mode``). An unnested semi-join instead was planned as a nested
+    loop filtering rows × values whenever a table had no statistics yet (2 s, not 5 ms, for
+    a thousand contacts' score points in a fresh workspace)."""
     items = list(values)
     if not items:
         return false()
     if session.get_bind().dialect.name == "postgresql":
         kind = BigInteger() if items and isinstance(items[0], int) else String()
-        return column.in_(select(func.unnest(literal(items, ARRAY(kind)))))
+        return column == any_(literal(items, ARRAY(kind)))
     return column.in_(items)
 
 
