@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from guanxi.event import attribution
 from guanxi.event.records import Draft, Stored
 from guanxi.journey import triggers as journeys
+from guanxi.kit import batch_memo
 from guanxi.lifecycle import rules as lifecycle
 from guanxi.scoring import engine as scoring
 from guanxi.segment import membership as segments
-from guanxi.segment.service import SCHEMA_CACHE
 from guanxi.tag import rules as tag_rules
 from guanxi.webhook import fanout as webhooks
 
@@ -53,8 +53,7 @@ def run(
     """Run every reactor on ``events`` and on what they derive (stored with ``write``)."""
     seen: list[Stored] = list(events)  # every event of the batch so far, in the order stored
     read = [0] * len(REACTORS)  # how far into ``seen`` each reactor has got
-    session.info[SCHEMA_CACHE] = {}  # one reading of the workspace's schema for every reactor
-    try:
+    with batch_memo.scope(session):  # one reading of the workspace's rules for every reactor
         for _ in range(MAX_DEPTH):
             if all(done == len(seen) for done in read):
                 break
@@ -63,5 +62,3 @@ def run(
                 derived = reactor(session, workspace_id, todo, now) if todo else []
                 if derived:
                     seen += write(derived)
-    finally:
-        session.info.pop(SCHEMA_CACHE, None)

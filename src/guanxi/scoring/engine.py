@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from guanxi.db import bulk_insert, in_list, upsert_rows
 from guanxi.event.records import Draft, Stored
+from guanxi.kit import batch_memo
 from guanxi.kit.ids import new_ids
 from guanxi.models import ContactScore, Event, ScoreModel, ScorePoint, ScoreRule
 from guanxi.scoring import decay
@@ -70,6 +71,14 @@ def engagement_rule(rule: ScoreRule) -> EngagementRule:
 def load_rules(
     session: Session, workspace_id: int, model_ids: Iterable[int] | None = None
 ) -> Rules:
+    if model_ids is None:
+        return batch_memo.memo(
+            session, ("score_rules", workspace_id), lambda: _read_rules(session, workspace_id, None)
+        )
+    return _read_rules(session, workspace_id, model_ids)
+
+
+def _read_rules(session: Session, workspace_id: int, model_ids: Iterable[int] | None) -> Rules:
     stmt = select(ScoreModel).where(
         ScoreModel.workspace_id == workspace_id,
         ScoreModel.kind == "points",

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from guanxi.db import bulk_insert, in_list, upsert_rows
 from guanxi.event.records import Draft, Stored
+from guanxi.kit import batch_memo
 from guanxi.kit.ids import new_ids
 from guanxi.models import Segment, SegmentChange, SegmentMember, SegmentTimer
 from guanxi.segment import conditions, profiles, timing
@@ -54,7 +55,14 @@ class Live:
 
 
 def dynamic(session: Session, workspace_id: int) -> list[Live]:
-    """The workspace's dynamic segments that still fit it, each after the segments it names."""
+    """The workspace's dynamic segments that still fit it, each after the segments it names
+    (one reading per batch while the reactors run)."""
+    return batch_memo.memo(
+        session, ("segments", workspace_id), lambda: _read_dynamic(session, workspace_id)
+    )
+
+
+def _read_dynamic(session: Session, workspace_id: int) -> list[Live]:
     rows = session.execute(
         select(Segment.id, Segment.name, Segment.condition).where(
             Segment.workspace_id == workspace_id, Segment.kind == "dynamic"

@@ -16,6 +16,7 @@ from guanxi.contact import service as contacts
 from guanxi.errors import GuanxiError, InvalidValue
 from guanxi.event import catalogue
 from guanxi.i18n import N_
+from guanxi.kit import batch_memo
 from guanxi.models import Contact, EventType, Segment, Tag
 from guanxi.scoring.specs import specs
 from guanxi.segment import conditions
@@ -28,19 +29,12 @@ class InvalidCondition(GuanxiError):
     message = N_("The condition cannot be used: {reason}")
 
 
-SCHEMA_CACHE = "segment_schema"  # session.info key: set while the reactors run on a batch
-
-
 def schema_for(session: Session, workspace_id: int) -> conditions.Schema:
-    """What the workspace's conditions may name. While the reactor pipeline runs (nothing it
-    does creates fields, tags, models or segments) one answer serves every reactor."""
-    cache = session.info.get(SCHEMA_CACHE)
-    if cache is not None and workspace_id in cache:
-        return cache[workspace_id]  # type: ignore[no-any-return]
-    schema = _read_schema(session, workspace_id)
-    if cache is not None:
-        cache[workspace_id] = schema
-    return schema
+    """What the workspace's conditions may name (one reading per batch while the reactors
+    run)."""
+    return batch_memo.memo(
+        session, ("schema", workspace_id), lambda: _read_schema(session, workspace_id)
+    )
 
 
 def _read_schema(session: Session, workspace_id: int) -> conditions.Schema:
