@@ -11,12 +11,14 @@ import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from guanxi.channels.sandbox.connector import mailbox
 from guanxi.kit.clock import utcnow
+from guanxi.message import compose
 from guanxi.message.dispatcher import MAX_TAKEOVERS, Dispatcher
 from guanxi.models import Message, MessageAttempt
 from tests.factories import Tenant, make_tenant
@@ -133,6 +135,16 @@ def test_send_time_checks_skip_or_defer_with_the_reason(app: FastAPI) -> None:
     assert state(transactional) == ("sent", None)
     night = message(tenant, ids["sleeping"])
     assert (night["status"], night["reason"]) == ("queued", "quiet_hours")
+    # held while judged, then let go: a skip or a deferral is not an attempt
+    untried = [ids["opted_out"], ids["suppressed"], ids["no_phone"], ids["sleeping"]]
+    assert [message(tenant, i)["attempts"] for i in untried] == [0, 0, 0, 0]
+    with tenant.session() as s:
+        assert not s.scalars(
+            select(MessageAttempt).where(
+                MessageAttempt.workspace_id == tenant.workspace_id,
+                MessageAttempt.message_id.in_([int(i) for i in untried]),
+            )
+        ).all()
     wakes = datetime.fromisoformat(night["due_at"])
     assert wakes.astimezone(ZoneInfo(_zone_at(23))).hour == 8
     sent_to = sorted(m.to for m in box.sent)
@@ -205,6 +217,38 @@ def test_a_message_that_keeps_stopping_its_dispatchers_is_given_up(app: FastAPI)
         assert row is not None
         assert (row.claimed_by, row.lease_until) == (None, None)
     assert dispatch(app) == 0
+
+
+class _Killed(BaseException):
+    """The process dying, as seen from inside it: nothing after it runs, nothing commits."""
+
+
+def test_a_message_that_kills_its_dispatcher_while_composed_is_given_up(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = make_tenant(app)
+    name = f"d9-{tenant.workspace_id}"
+    sandbox(tenant, "sms", name)
+    person = contact(tenant, name="炸弹", phone="13200132000")
+    queued = send(tenant, person, template(tenant, "sms", "炸弹"))
+
+    def dies(*_: object) -> None:
+        raise _Killed()
+
+    monkeypatch.setattr(compose.Composer, "build", dies)
+    at = utcnow()
+    for stop in range(1, MAX_TAKEOVERS + 1):
+        with pytest.raises(_Killed):
+            dispatch(app, at)
+        # the hold was committed before composing: the stop is on record
+        held = message(tenant, queued["id"])
+        assert (held["status"], held["attempts"]) == ("sending", stop)
+        at += timedelta(seconds=app.state.settings.dispatch_lease_s + 1)  # its lease runs out
+    monkeypatch.undo()
+    dispatch(app, at)
+    failed = message(tenant, queued["id"])
+    assert (failed["status"], failed["reason"]) == ("failed", "too_many_attempts")
+    assert mailbox(name).sent == []
 
 
 def test_a_throttled_domain_hands_the_message_back_without_an_attempt(app: FastAPI) -> None:

@@ -1,10 +1,12 @@
 """The dispatcher: claims due messages from the outbox, sends them, records every attempt.
 
-One round: (1) in one transaction, claim a batch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL),
-judge it (``gate.py``: skip, defer, or go), compose what goes and mark it ``sending`` with a
-lease; (2) outside any transaction, hand the messages to their connectors, at most each
-connector's ``max_in_flight`` at a time; (3) record the results in small groups *as they come
-back*, each fenced on this dispatcher still holding the message.
+One round: (1) in one transaction, claim a batch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL)
+and mark it ``sending`` with a lease and an attempt begun; (2) in a second, judge it
+(``gate.py``: skip, defer, or go) and compose what goes — what does not go gives its attempt
+back; (3) outside any transaction, hand the messages to their connectors, at most each
+connector's ``max_in_flight`` at a time; (4) record the results in small groups *as they come
+back*, each fenced on this dispatcher still holding the message. Holding before composing means
+a message whose composing kills the process counts as a stop like one killed mid-send.
 
 What a crash can repeat: a message is marked ``sending`` before it is handed over and
 ``sent`` right after, so a kill between the two leaves it ``sending`` until its lease runs out;
@@ -120,6 +122,40 @@ def _give_up_on_poison(
     return keep
 
 
+def _held(session: Session, worker: str, keys: Sequence[tuple[int, int]]) -> list[Message]:
+    """The messages this dispatcher holds among ``keys`` (another may have taken over one whose
+    lease ran out meanwhile)."""
+    if not keys:
+        return []
+    table = cast(Table, Message.__table__)
+    return list(
+        session.scalars(
+            select(Message)
+            .where(
+                tuple_(table.c.workspace_id, table.c.id).in_(sorted(keys)),
+                Message.status == "sending",
+                Message.claimed_by == worker,
+            )
+            .order_by(Message.workspace_id, Message.id)
+        )
+    )
+
+
+def _give_back(session: Session, untried: Sequence[Message]) -> None:
+    """Messages held but not handed over (skipped, deferred, failed before sending): no longer
+    held, and the attempt begun for them is taken back — nothing was tried."""
+    if not untried:
+        return
+    table = cast(Table, MessageAttempt.__table__)
+    begun = [(m.workspace_id, m.id, m.attempts) for m in untried]
+    for m in untried:
+        m.lease_until = m.claimed_by = None
+        m.attempts -= 1
+    session.flush()
+    keys = (table.c.workspace_id, table.c.message_id, table.c.n)
+    session.execute(delete(table).where(tuple_(*keys).in_(begun)))
+
+
 def claim(session: Session, now: datetime, limit: int) -> list[Message]:
     stmt = (
         select(Message)
@@ -164,25 +200,67 @@ class Dispatcher:
             rows = claim(session, now, self.batch)
             if not rows:
                 return 0
-            outgoing = self._prepare(session, rows, now)
+            queued = {(m.workspace_id, m.id) for m in rows if m.status == "queued"}
+            held = self._hold(session, rows, now)
+        with transaction(self.factory) as session:
+            outgoing = self._prepare(session, _held(session, self.worker, held), queued, now)
         if outgoing:
             self.loop.run_until_complete(self._send_all(outgoing))
         return len(rows)
 
-    def _prepare(self, session: Session, rows: Sequence[Message], now: datetime) -> list[Outgoing]:
+    def _hold(
+        self, session: Session, rows: Sequence[Message], now: datetime
+    ) -> list[tuple[int, int]]:
+        """Mark the claimed messages ``sending`` with a lease and an attempt begun (a poison
+        message is given up instead); returns those held."""
+        held: list[Message] = []
+        for workspace_id in sorted({m.workspace_id for m in rows}):
+            held += _give_up_on_poison(
+                session, workspace_id, [m for m in rows if m.workspace_id == workspace_id]
+            )
+        for m in held:
+            m.status, m.claimed_by = "sending", self.worker
+            m.lease_until = now + timedelta(seconds=self.settings.dispatch_lease_s)
+            m.attempts += 1
+        session.flush()
+        bulk_insert(
+            session,
+            MessageAttempt,
+            [
+                {
+                    "workspace_id": m.workspace_id,
+                    "message_id": m.id,
+                    "n": m.attempts,
+                    "worker": self.worker,
+                    "started_at": now,
+                }
+                for m in held
+            ],
+        )
+        return [(m.workspace_id, m.id) for m in held]
+
+    def _prepare(
+        self,
+        session: Session,
+        rows: Sequence[Message],
+        queued: set[tuple[int, int]],
+        now: datetime,
+    ) -> list[Outgoing]:
+        """Judge and compose the held messages; those that do not go now give their attempt
+        back. ``queued``: the messages that were waiting (not taken over from a dispatcher
+        that stopped)."""
         by_workspace: dict[int, list[Message]] = {}
         for row in rows:
             by_workspace.setdefault(row.workspace_id, []).append(row)
         outgoing: list[Outgoing] = []
-        attempts: list[dict[str, Any]] = []
+        untried: list[Message] = []
         memo: dict[tuple[int, str, int | None], Any] = {}
         # workspaces in id order, contacts in key order within each: every dispatcher takes the
         # gate's advisory locks in one global order, so two cannot deadlock on them
         for workspace_id, mine in sorted(by_workspace.items()):
-            mine = _give_up_on_poison(session, workspace_id, mine)
             # a message taken over from a dispatcher that died was judged already, unless it
             # died before it wrote down the address
-            fresh = [m for m in mine if m.status == "queued" or m.to_address is None]
+            fresh = [m for m in mine if (workspace_id, m.id) in queued or m.to_address is None]
             verdicts = gate.judge(session, workspace_id, fresh, now)
             contacts = [v.contact for v in verdicts.values() if v.contact is not None]
             contacts += gate.people_of(
@@ -200,10 +278,12 @@ class Dispatcher:
             for m in mine:
                 verdict = verdicts.get(m.id)
                 if verdict is not None and verdict.action == "skip":
-                    m.status, m.reason, m.lease_until = "skipped", verdict.reason, None
+                    m.status, m.reason = "skipped", verdict.reason
+                    untried.append(m)
                     continue
                 if verdict is not None and verdict.action == "defer":
-                    m.due_at, m.reason = verdict.until or now, "quiet_hours"
+                    m.status, m.due_at, m.reason = "queued", verdict.until or now, "quiet_hours"
+                    untried.append(m)
                     continue
                 contact = verdict.contact if verdict else known.get(m.contact_id or 0)
                 address = verdict.address if verdict else m.to_address
@@ -212,13 +292,13 @@ class Dispatcher:
                     built = composer.build(m, contact, address)
                 except (compose.CannotSend, CannotSendHere) as exc:
                     m.status, m.reason, m.error = "failed", exc.code, str(exc)[:500]
-                    m.lease_until = m.claimed_by = None
+                    untried.append(m)
                     continue
                 except Exception as exc:  # an account whose settings no longer load …
                     log.warning("cannot send", extra={"message_id": m.id}, exc_info=True)
                     m.status, m.reason = "failed", "channel_account_unusable"
                     m.error = f"{type(exc).__name__}: {exc}"[:500]
-                    m.lease_until = m.claimed_by = None
+                    untried.append(m)
                     continue
                 if verdict is not None and verdict.contact is not None:
                     m.contact_id = verdict.contact.id  # a merged contact's survivor
@@ -229,18 +309,6 @@ class Dispatcher:
                     self.pacer.rates[pace] = account.rate_per_s
                 else:
                     self.pacer.rates.pop(pace, None)
-                m.status, m.claimed_by = "sending", self.worker
-                m.lease_until = now + timedelta(seconds=self.settings.dispatch_lease_s)
-                m.attempts += 1
-                attempts.append(
-                    {
-                        "workspace_id": workspace_id,
-                        "message_id": m.id,
-                        "n": m.attempts,
-                        "worker": self.worker,
-                        "started_at": now,
-                    }
-                )
                 outgoing.append(
                     Outgoing(
                         m.id,
@@ -253,8 +321,7 @@ class Dispatcher:
                         outbox.event_properties(m),
                     )
                 )
-        session.flush()
-        bulk_insert(session, MessageAttempt, attempts)
+        _give_back(session, untried)
         return outgoing
 
     async def _send_all(self, outgoing: list[Outgoing]) -> None:
