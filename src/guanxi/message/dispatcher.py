@@ -1,9 +1,8 @@
 """The dispatcher: claims due messages from the outbox, sends them, records every attempt.
 
-One round: (1) in one transaction, claim a batch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL)
-and mark it ``sending`` with a lease and an attempt begun; (2) in a second, judge it
-(``gate.py``: skip, defer, or go) and compose what goes — what does not go gives its attempt
-back; (3) outside any transaction, hand the messages to their connectors, at most each
+One round: (1) in one transaction, claim a batch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL),
+judge it (``gate.py``: skip, defer, or go) and mark what goes ``sending`` with a lease and an
+attempt begun; (2) in a second, compose it — what cannot be built gives its attempt back; (3) outside any transaction, hand the messages to their connectors, at most each
 connector's ``max_in_flight`` at a time; (4) record the results in small groups *as they come
 back*, each fenced on this dispatcher still holding the message. Holding before composing means
 a message whose composing kills the process counts as a stop like one killed mid-send.
@@ -142,8 +141,8 @@ def _held(session: Session, worker: str, keys: Sequence[tuple[int, int]]) -> lis
 
 
 def _give_back(session: Session, untried: Sequence[Message]) -> None:
-    """Messages held but not handed over (skipped, deferred, failed before sending): no longer
-    held, and the attempt begun for them is taken back — nothing was tried."""
+    """Messages held but not handed over (they could not be built): no longer held, and the
+    attempt begun for them is taken back — nothing was tried."""
     if not untried:
         return
     table = cast(Table, MessageAttempt.__table__)
@@ -200,24 +199,42 @@ class Dispatcher:
             rows = claim(session, now, self.batch)
             if not rows:
                 return 0
-            queued = {(m.workspace_id, m.id) for m in rows if m.status == "queued"}
-            held = self._hold(session, rows, now)
+            held = self._judge(session, rows, now)
         with transaction(self.factory) as session:
-            outgoing = self._prepare(session, _held(session, self.worker, held), queued, now)
+            outgoing = self._compose(session, _held(session, self.worker, held))
         if outgoing:
             self.loop.run_until_complete(self._send_all(outgoing))
         return len(rows)
 
-    def _hold(
+    def _judge(
         self, session: Session, rows: Sequence[Message], now: datetime
     ) -> list[tuple[int, int]]:
-        """Mark the claimed messages ``sending`` with a lease and an attempt begun (a poison
-        message is given up instead); returns those held."""
+        """Skip or defer what may not go now; mark the rest ``sending`` with a lease, the
+        address judged and an attempt begun (a poison message is given up instead); returns
+        the messages held."""
         held: list[Message] = []
+        # workspaces in id order, contacts in key order within each: every dispatcher takes the
+        # gate's advisory locks in one global order, so two cannot deadlock on them
         for workspace_id in sorted({m.workspace_id for m in rows}):
-            held += _give_up_on_poison(
-                session, workspace_id, [m for m in rows if m.workspace_id == workspace_id]
-            )
+            mine = [m for m in rows if m.workspace_id == workspace_id]
+            mine = _give_up_on_poison(session, workspace_id, mine)
+            # a message taken over from a dispatcher that died was judged already, unless it
+            # died before it wrote down the address
+            fresh = [m for m in mine if m.status == "queued" or m.to_address is None]
+            verdicts = gate.judge(session, workspace_id, fresh, now)
+            for m in mine:
+                verdict = verdicts.get(m.id)
+                if verdict is not None and verdict.action == "skip":
+                    m.status, m.reason, m.lease_until = "skipped", verdict.reason, None
+                    continue
+                if verdict is not None and verdict.action == "defer":
+                    m.due_at, m.reason = verdict.until or now, "quiet_hours"
+                    continue
+                if verdict is not None:
+                    m.to_address = verdict.address
+                    if verdict.contact is not None:
+                        m.contact_id = verdict.contact.id  # a merged contact's survivor
+                held.append(m)
         for m in held:
             m.status, m.claimed_by = "sending", self.worker
             m.lease_until = now + timedelta(seconds=self.settings.dispatch_lease_s)
@@ -239,33 +256,18 @@ class Dispatcher:
         )
         return [(m.workspace_id, m.id) for m in held]
 
-    def _prepare(
-        self,
-        session: Session,
-        rows: Sequence[Message],
-        queued: set[tuple[int, int]],
-        now: datetime,
-    ) -> list[Outgoing]:
-        """Judge and compose the held messages; those that do not go now give their attempt
-        back. ``queued``: the messages that were waiting (not taken over from a dispatcher
-        that stopped)."""
+    def _compose(self, session: Session, rows: Sequence[Message]) -> list[Outgoing]:
+        """Build the held messages for their connectors (in a transaction of its own: a
+        message whose composing kills the process has its attempt on record); one that
+        cannot be built fails and gives its attempt back."""
         by_workspace: dict[int, list[Message]] = {}
         for row in rows:
             by_workspace.setdefault(row.workspace_id, []).append(row)
         outgoing: list[Outgoing] = []
         untried: list[Message] = []
         memo: dict[tuple[int, str, int | None], Any] = {}
-        # workspaces in id order, contacts in key order within each: every dispatcher takes the
-        # gate's advisory locks in one global order, so two cannot deadlock on them
         for workspace_id, mine in sorted(by_workspace.items()):
-            # a message taken over from a dispatcher that died was judged already, unless it
-            # died before it wrote down the address
-            fresh = [m for m in mine if (workspace_id, m.id) in queued or m.to_address is None]
-            verdicts = gate.judge(session, workspace_id, fresh, now)
-            contacts = [v.contact for v in verdicts.values() if v.contact is not None]
-            contacts += gate.people_of(
-                session, workspace_id, [m for m in mine if m.id not in verdicts]
-            )
+            contacts = gate.people_of(session, workspace_id, mine)
             composer = compose.Composer(
                 session,
                 workspace_id,
@@ -276,20 +278,9 @@ class Dispatcher:
             )
             known = {c.id: c for c in contacts}
             for m in mine:
-                verdict = verdicts.get(m.id)
-                if verdict is not None and verdict.action == "skip":
-                    m.status, m.reason = "skipped", verdict.reason
-                    untried.append(m)
-                    continue
-                if verdict is not None and verdict.action == "defer":
-                    m.status, m.due_at, m.reason = "queued", verdict.until or now, "quiet_hours"
-                    untried.append(m)
-                    continue
-                contact = verdict.contact if verdict else known.get(m.contact_id or 0)
-                address = verdict.address if verdict else m.to_address
                 try:
                     account = self.connectors.account_for(session, m, memo)
-                    built = composer.build(m, contact, address)
+                    built = composer.build(m, known.get(m.contact_id or 0), m.to_address)
                 except (compose.CannotSend, CannotSendHere) as exc:
                     m.status, m.reason, m.error = "failed", exc.code, str(exc)[:500]
                     untried.append(m)
@@ -300,8 +291,6 @@ class Dispatcher:
                     m.error = f"{type(exc).__name__}: {exc}"[:500]
                     untried.append(m)
                     continue
-                if verdict is not None and verdict.contact is not None:
-                    m.contact_id = verdict.contact.id  # a merged contact's survivor
                 m.to_address = built.to
                 m.channel_account_id = account.id
                 pace = f"{workspace_id}:{account.id}"

@@ -86,7 +86,7 @@ def _contacts(session: Session, workspace_id: int, ids: set[int]) -> dict[int, C
 
 
 def people_of(session: Session, workspace_id: int, messages: Sequence[Message]) -> list[Contact]:
-    """The contacts of messages taken over from a dispatcher that stopped (already judged)."""
+    """The contacts of messages already judged (their survivors, if merged, are named)."""
     ids = {m.contact_id for m in messages if m.contact_id}
     if not ids:
         return []
@@ -124,14 +124,9 @@ def _lock_contacts(session: Session, workspace_id: int, contact_ids: set[int]) -
 
 
 def _history(
-    session: Session,
-    workspace_id: int,
-    contact_ids: set[int],
-    since: datetime,
-    judged: Sequence[Message],
+    session: Session, workspace_id: int, contact_ids: set[int], since: datetime
 ) -> dict[int, list[tuple[str, datetime]]]:
-    """Each contact's marketing messages sent or on their way since ``since`` — but not those
-    being judged (held ``sending`` while they are: each counts once it goes)."""
+    """Each contact's marketing messages sent or on their way since ``since``."""
     at = func.coalesce(Message.sent_at, Message.created_at)
     rows = session.execute(
         select(Message.contact_id, Message.channel, at).where(
@@ -140,7 +135,6 @@ def _history(
             Message.marketing.is_(True),
             or_(Message.status == "sent", Message.status == "sending"),
             at > since,
-            Message.id.not_in([m.id for m in judged]),
         )
     ).all()
     out: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
@@ -193,7 +187,7 @@ def judge(
     if policy.caps and capped:
         _lock_contacts(session, workspace_id, capped)
         longest = max(c.days for c in policy.caps)
-        history = _history(session, workspace_id, capped, now - timedelta(days=longest), messages)
+        history = _history(session, workspace_id, capped, now - timedelta(days=longest))
 
     verdicts: dict[int, Verdict] = {}
     for m in messages:
