@@ -182,6 +182,25 @@ def test_a_message_whose_dispatcher_died_goes_again_with_the_same_key(app: FastA
     assert [m.key for m in box.sent] == [queued["key"]]
 
 
+def test_a_message_taken_over_in_quiet_hours_waits_for_the_morning(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    name = f"d10-{tenant.workspace_id}"
+    sandbox(tenant, "sms", name)
+    tenant.call("PUT", "/sending-policy", json={"quiet_start": "21:00", "quiet_end": "08:00"})
+    person = contact(tenant, name="夜班", phone="13100131000", timezone=_zone_at(23))
+    queued = send(tenant, person, template(tenant, "sms", "夜班"), marketing=True)
+    _died_sending(tenant, queued["id"], attempts=1)  # taken before the night, its taker died
+    dispatch(app)
+    night = message(tenant, queued["id"])
+    assert (night["status"], night["reason"]) == ("queued", "quiet_hours")
+    wakes = datetime.fromisoformat(night["due_at"])
+    assert wakes.astimezone(ZoneInfo(_zone_at(23))).hour == 8
+    assert dispatch(app) == 0  # not taken again before then
+    dispatch(app, wakes + timedelta(minutes=1))
+    assert message(tenant, queued["id"])["status"] == "sent"
+    assert [m.key for m in mailbox(name).sent] == [queued["key"]]
+
+
 def test_a_message_that_keeps_stopping_its_dispatchers_is_given_up(app: FastAPI) -> None:
     tenant = make_tenant(app)
     name = f"d8-{tenant.workspace_id}"

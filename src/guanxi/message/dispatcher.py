@@ -2,7 +2,8 @@
 
 One round: (1) in one transaction, claim a batch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL),
 judge it (``gate.py``: skip, defer, or go) and mark what goes ``sending`` with a lease and an
-attempt begun; (2) in a second, compose it — what cannot be built gives its attempt back; (3) outside any transaction, hand the messages to their connectors, at most each
+attempt begun; (2) in a second, compose it — what cannot be built gives its attempt back;
+(3) outside any transaction, hand the messages to their connectors, at most each
 connector's ``max_in_flight`` at a time; (4) record the results in small groups *as they come
 back*, each fenced on this dispatcher still holding the message. Holding before composing means
 a message whose composing kills the process counts as a stop like one killed mid-send.
@@ -228,7 +229,8 @@ class Dispatcher:
                     m.status, m.reason, m.lease_until = "skipped", verdict.reason, None
                     continue
                 if verdict is not None and verdict.action == "defer":
-                    m.due_at, m.reason = verdict.until or now, "quiet_hours"
+                    m.status, m.due_at = "queued", verdict.until or now  # a takeover's too
+                    m.reason, m.lease_until = "quiet_hours", None
                     continue
                 if verdict is not None:
                     m.to_address = verdict.address
