@@ -84,3 +84,43 @@ def test_a_nul_character_is_refused_and_the_transaction_leaves_nothing(app: Fast
             upsert_rows(s, Tag, [bad], ["workspace_id", "id"])
         s.rollback()
     assert _stored(app, ws) == {}
+
+
+class _Stop(Exception):
+    """The block failing after its writes."""
+
+
+def test_a_transaction_whose_first_write_is_an_update_rows_rolls_back_whole(
+    app: FastAPI,
+) -> None:
+    """``update_rows`` starts with ``WITH`` on SQLite, which the sqlite3 module ran outside the
+    transaction: it was committed at once, and kept by the rollback."""
+    ws = make_tenant(app).workspace_id
+    t0 = utcnow()
+    factory = app.state.sessionmaker
+    with transaction(factory) as s:
+        upsert_rows(s, JourneyWake, _rows(ws, t0, range(1, 3)), KEY)
+
+    def fails_after_writing() -> None:
+        with transaction(factory) as s:
+            update_rows(s, JourneyWake, _rows(ws, t0 + timedelta(days=1), range(1, 3)), KEY)
+            upsert_rows(s, JourneyWake, _rows(ws, t0, range(3, 4)), KEY)
+            raise _Stop()
+
+    with pytest.raises(_Stop):
+        fails_after_writing()
+    assert _stored(app, ws) == {1: t0, 2: t0}
+
+
+def test_a_savepoint_that_opens_the_transaction_is_not_its_commit(app: FastAPI) -> None:
+    ws = make_tenant(app).workspace_id
+
+    def fails_after_the_savepoint() -> None:
+        with transaction(app.state.sessionmaker) as s:
+            with s.begin_nested():
+                upsert_rows(s, JourneyWake, _rows(ws, utcnow(), range(1, 3)), KEY)
+            raise _Stop()
+
+    with pytest.raises(_Stop):
+        fails_after_the_savepoint()
+    assert _stored(app, ws) == {}

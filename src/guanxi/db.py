@@ -57,6 +57,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _begin_first(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    """Open the transaction before a write the sqlite3 module does not recognise as one.
+
+    In its (default) legacy mode the module begins a transaction only before a statement that
+    *starts* with INSERT, UPDATE, DELETE or REPLACE: a write that starts with ``WITH`` (as
+    ``update_rows`` does) ran in autocommit — committed at once, kept by a rollback, kept by a
+    process killed before the commit — and a ``SAVEPOINT`` opening a transaction made its
+    ``RELEASE`` the commit. A journey batch killed so left its enrolments finished with no steps
+    and no messages."""
+    dbapi = cursor.connection
+    if dbapi.in_transaction:
+        return
+    head = statement.lstrip()[:9].upper()
+    writes = context is not None and (context.isinsert or context.isupdate or context.isdelete)
+    if head.startswith("SAVEPOINT") or (head.startswith("WITH") and writes):
+        dbapi.execute("BEGIN")
+
+
 def _refuse_nul(
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
 ) -> None:
@@ -87,6 +107,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "before_cursor_execute", _refuse_nul)
+        event.listen(engine, "before_cursor_execute", _begin_first)
     else:
         kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("pool_size", 10)
