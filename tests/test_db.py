@@ -3,6 +3,7 @@ conflicts and fences honoured, and values the columns cannot take refused."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -124,3 +125,31 @@ def test_a_savepoint_that_opens_the_transaction_is_not_its_commit(app: FastAPI) 
     with pytest.raises(_Stop):
         fails_after_the_savepoint()
     assert _stored(app, ws) == {}
+
+
+def test_a_savepoint_that_reads_first_can_still_write_after_another_writer(
+    app: FastAPI,
+) -> None:
+    """On SQLite a transaction opened by a savepoint takes the write lock at once: a read
+    snapshot turned into a write after another connection wrote failed with "database is
+    locked" at once, whatever the busy timeout."""
+    ws = make_tenant(app).workspace_id
+    factory = app.state.sessionmaker
+    read, other_done = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        read.wait(5)
+        with transaction(factory) as s:
+            upsert_rows(s, JourneyWake, _rows(ws, utcnow(), range(2, 3)), KEY)
+        other_done.set()
+
+    writer = threading.Thread(target=other_writer)
+    writer.start()
+    with transaction(factory) as s:
+        with s.begin_nested():
+            s.execute(select(JourneyWake.contact_id).where(JourneyWake.workspace_id == ws)).all()
+        read.set()
+        other_done.wait(0.5)  # it commits now, or waits for this transaction's lock
+        upsert_rows(s, JourneyWake, _rows(ws, utcnow(), range(1, 2)), KEY)
+    writer.join(15)
+    assert sorted(_stored(app, ws)) == [1, 2]

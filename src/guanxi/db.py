@@ -67,14 +67,20 @@ def _begin_first(
     ``update_rows`` does) ran in autocommit — committed at once, kept by a rollback, kept by a
     process killed before the commit — and a ``SAVEPOINT`` opening a transaction made its
     ``RELEASE`` the commit. A journey batch killed so left its enrolments finished with no steps
-    and no messages."""
+    and no messages. A savepoint's transaction begins IMMEDIATE: it may read before it writes,
+    and a read snapshot that must later become a write fails at once ("database is locked",
+    no busy wait) when another connection wrote in between. DDL is left as it was (migrations
+    switch foreign keys off, which SQLite allows only outside a transaction)."""
     dbapi = cursor.connection
     if dbapi.in_transaction:
         return
     head = statement.lstrip()[:9].upper()
-    writes = context is not None and (context.isinsert or context.isupdate or context.isdelete)
-    if head.startswith("SAVEPOINT") or (head.startswith("WITH") and writes):
-        dbapi.execute("BEGIN")
+    if head.startswith("SAVEPOINT"):
+        dbapi.execute("BEGIN IMMEDIATE")
+    elif head.startswith("WITH") and (
+        context is not None and (context.isinsert or context.isupdate or context.isdelete)
+    ):
+        dbapi.execute("BEGIN")  # the write follows at once: it waits for the lock as usual
 
 
 def _refuse_nul(
@@ -117,7 +123,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # is planned for its own values each time. (Not ``plan_cache_mode=force_custom_plan``:
         # that also re-plans every foreign-key check, per row — 0.75 ms each when the keys were
         # written in the same transaction, 60× the check itself.)
-        kwargs.setdefault("connect_args", {"prepare_threshold": None})
+        kwargs["connect_args"] = {"prepare_threshold": None, **kwargs.get("connect_args", {})}
         engine = create_engine(url, **kwargs)
     return engine
 

@@ -201,6 +201,21 @@ def test_a_message_taken_over_in_quiet_hours_waits_for_the_morning(app: FastAPI)
     assert [m.key for m in mailbox(name).sent] == [queued["key"]]
 
 
+def test_a_takeover_judged_again_does_not_count_against_its_own_cap(app: FastAPI) -> None:
+    tenant = make_tenant(app)
+    name = f"d11-{tenant.workspace_id}"
+    sandbox(tenant, "sms", name)
+    tenant.call(
+        "PUT", "/sending-policy", json={"caps": [{"channel": "all", "count": 1, "days": 7}]}
+    )
+    person = contact(tenant, name="一次", phone="13000130000")
+    queued = send(tenant, person, template(tenant, "sms", "一次"), marketing=True)
+    _died_sending(tenant, queued["id"], attempts=1)  # died before it wrote down the address
+    dispatch(app)
+    assert message(tenant, queued["id"])["status"] == "sent"
+    assert [m.key for m in mailbox(name).sent] == [queued["key"]]
+
+
 def test_a_message_that_keeps_stopping_its_dispatchers_is_given_up(app: FastAPI) -> None:
     tenant = make_tenant(app)
     name = f"d8-{tenant.workspace_id}"

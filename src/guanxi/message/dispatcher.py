@@ -222,15 +222,16 @@ class Dispatcher:
             # a message taken over from a dispatcher that died was judged already, unless it
             # died before it wrote down the address
             fresh = [m for m in mine if m.status == "queued" or m.to_address is None]
+            for m in fresh:  # judged anew: a dead hold is not on its way, nor in the caps
+                m.status, m.claimed_by, m.lease_until = "queued", None, None
             verdicts = gate.judge(session, workspace_id, fresh, now)
             for m in mine:
                 verdict = verdicts.get(m.id)
                 if verdict is not None and verdict.action == "skip":
-                    m.status, m.reason, m.lease_until = "skipped", verdict.reason, None
+                    m.status, m.reason = "skipped", verdict.reason
                     continue
                 if verdict is not None and verdict.action == "defer":
-                    m.status, m.due_at = "queued", verdict.until or now  # a takeover's too
-                    m.reason, m.lease_until = "quiet_hours", None
+                    m.due_at, m.reason = verdict.until or now, "quiet_hours"
                     continue
                 if verdict is not None:
                     m.to_address = verdict.address
