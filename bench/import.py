@@ -206,8 +206,12 @@ FOREIGN_KEYS = {
     "fk_contact_account_account": "contact_account",
     "fk_contact_workspace_id_workspace": "contact",
 }
-SECONDARY = ("ix_contact_ws_updated", "ix_contact_ws_name", "ix_identity_contact")
-SECONDARY += ("ix_contact_account_account",)
+SECONDARY = (
+    "ix_contact_ws_updated",
+    "ix_contact_ws_name",
+    "ix_identity_contact",
+    "ix_contact_account_account",
+)
 
 
 def server_floor(url: str, workspace_id: int) -> dict[str, float]:
@@ -225,7 +229,8 @@ def server_floor(url: str, workspace_id: int) -> dict[str, float]:
         run = conn.exec_driver_sql
         for table in WRITTEN:
             run(
-                f"CREATE TEMP TABLE aside_{table} AS SELECT * FROM {table} WHERE workspace_id = {workspace_id}"
+                f"CREATE TEMP TABLE aside_{table} AS "
+                f"SELECT * FROM {table} WHERE workspace_id = {workspace_id}"
             )
         conn.commit()
         other = conn.exec_driver_sql("SELECT max(id) + 1 FROM workspace").scalar_one()

@@ -306,9 +306,9 @@ def in_list(
     array (binding each value costs more than the query) compared with ``= ANY``: an index
     probe per value where the column leads an index, and where the planner scans instead, a
     hashed lookup per row — the array is a constant, as every statement is planned for its own
-    parameters (statements are never prepared: ``make_engine``). An unnested semi-join instead was planned as a nested
-    loop filtering rows × values whenever a table had no statistics yet (2 s, not 5 ms, for
-    a thousand contacts' score points in a fresh workspace)."""
+    parameters (statements are never prepared: ``make_engine``). An unnested semi-join instead
+    was planned as a nested loop filtering rows × values whenever a table had no statistics yet
+    (2 s, not 5 ms, for a thousand contacts' score points in a fresh workspace)."""
     items = list(values)
     if not items:
         return false()

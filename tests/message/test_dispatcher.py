@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -182,14 +183,30 @@ def test_a_message_whose_dispatcher_died_goes_again_with_the_same_key(app: FastA
     assert [m.key for m in box.sent] == [queued["key"]]
 
 
-def test_a_message_taken_over_in_quiet_hours_waits_for_the_morning(app: FastAPI) -> None:
+def _taken_over(
+    app: FastAPI, policy: dict[str, Any], **person: str
+) -> tuple[Tenant, str, dict[str, Any]]:
+    """A marketing SMS whose dispatcher died before it wrote down the address, under
+    ``policy``: (tenant, sandbox name, message)."""
     tenant = make_tenant(app)
-    name = f"d10-{tenant.workspace_id}"
+    name = f"takeover-{tenant.workspace_id}"
     sandbox(tenant, "sms", name)
-    tenant.call("PUT", "/sending-policy", json={"quiet_start": "21:00", "quiet_end": "08:00"})
-    person = contact(tenant, name="夜班", phone="13100131000", timezone=_zone_at(23))
-    queued = send(tenant, person, template(tenant, "sms", "夜班"), marketing=True)
-    _died_sending(tenant, queued["id"], attempts=1)  # taken before the night, its taker died
+    tenant.call("PUT", "/sending-policy", json=policy)
+    queued = send(
+        tenant, contact(tenant, **person), template(tenant, "sms", "接管"), marketing=True
+    )
+    _died_sending(tenant, queued["id"], attempts=1)
+    return tenant, name, queued
+
+
+def test_a_message_taken_over_in_quiet_hours_waits_for_the_morning(app: FastAPI) -> None:
+    tenant, name, queued = _taken_over(
+        app,
+        {"quiet_start": "21:00", "quiet_end": "08:00"},
+        name="夜班",
+        phone="13100131000",
+        timezone=_zone_at(23),
+    )
     dispatch(app)
     night = message(tenant, queued["id"])
     assert (night["status"], night["reason"]) == ("queued", "quiet_hours")
@@ -202,15 +219,8 @@ def test_a_message_taken_over_in_quiet_hours_waits_for_the_morning(app: FastAPI)
 
 
 def test_a_takeover_judged_again_does_not_count_against_its_own_cap(app: FastAPI) -> None:
-    tenant = make_tenant(app)
-    name = f"d11-{tenant.workspace_id}"
-    sandbox(tenant, "sms", name)
-    tenant.call(
-        "PUT", "/sending-policy", json={"caps": [{"channel": "all", "count": 1, "days": 7}]}
-    )
-    person = contact(tenant, name="一次", phone="13000130000")
-    queued = send(tenant, person, template(tenant, "sms", "一次"), marketing=True)
-    _died_sending(tenant, queued["id"], attempts=1)  # died before it wrote down the address
+    cap = {"caps": [{"channel": "all", "count": 1, "days": 7}]}
+    tenant, name, queued = _taken_over(app, cap, name="一次", phone="13000130000")
     dispatch(app)
     assert message(tenant, queued["id"])["status"] == "sent"
     assert [m.key for m in mailbox(name).sent] == [queued["key"]]

@@ -122,6 +122,13 @@ def _give_up_on_poison(
     return keep
 
 
+def _by_workspace(rows: Sequence[Message]) -> dict[int, list[Message]]:
+    out: dict[int, list[Message]] = {}
+    for row in rows:
+        out.setdefault(row.workspace_id, []).append(row)
+    return out
+
+
 def _held(session: Session, worker: str, keys: Sequence[tuple[int, int]]) -> list[Message]:
     """The messages this dispatcher holds among ``keys`` (another may have taken over one whose
     lease ran out meanwhile)."""
@@ -216,8 +223,7 @@ class Dispatcher:
         held: list[Message] = []
         # workspaces in id order, contacts in key order within each: every dispatcher takes the
         # gate's advisory locks in one global order, so two cannot deadlock on them
-        for workspace_id in sorted({m.workspace_id for m in rows}):
-            mine = [m for m in rows if m.workspace_id == workspace_id]
+        for workspace_id, mine in sorted(_by_workspace(rows).items()):
             mine = _give_up_on_poison(session, workspace_id, mine)
             # a message taken over from a dispatcher that died was judged already, unless it
             # died before it wrote down the address
@@ -263,13 +269,10 @@ class Dispatcher:
         """Build the held messages for their connectors (in a transaction of its own: a
         message whose composing kills the process has its attempt on record); one that
         cannot be built fails and gives its attempt back."""
-        by_workspace: dict[int, list[Message]] = {}
-        for row in rows:
-            by_workspace.setdefault(row.workspace_id, []).append(row)
         outgoing: list[Outgoing] = []
         untried: list[Message] = []
         memo: dict[tuple[int, str, int | None], Any] = {}
-        for workspace_id, mine in sorted(by_workspace.items()):
+        for workspace_id, mine in sorted(_by_workspace(rows).items()):
             contacts = gate.people_of(session, workspace_id, mine)
             composer = compose.Composer(
                 session,
